@@ -1,0 +1,44 @@
+//! `slipway`: the command line of the Slipway container-image pipeline.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes: 0 success, 1 the input has errors, 2 usage or I/O errors (clap uses 2 too).
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "slipway", version, about = "Container-image pipeline: index → build → test → deliver")]
+struct Cli {
+    /// Configuration file (default: ./slipway.toml when present).
+    #[arg(long, global = true, env = "SLIPWAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, show and plan the project index.
+    #[command(subcommand)]
+    Index(commands::index::IndexCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
+        Command::Index(command) => commands::index::run(command, &config),
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("slipway: error: {err:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
