@@ -86,9 +86,12 @@ impl Index {
             return Ok(Some(file));
         };
         let app_id = load::app_id_of(path);
+        // An entry that ends where a syntax error starts may have lost fields to it: leave it out too.
+        let cut_short = document.root.as_ref().is_some_and(|root| root.truncated);
+        let cut_at = document.error.as_ref().filter(|_| cut_short).map(|e| e.pos.line);
         for node in entries {
             match &node.kind {
-                NodeKind::Map(_) if node.truncated => {}
+                NodeKind::Map(_) if node.truncated || cut_at.is_some_and(|line| node.end.line >= line) => {}
                 NodeKind::Map(_) => {
                     let (entry, diagnostics) = read_entry(&file, node, &app_id);
                     self.entries.push(entry);
@@ -112,8 +115,9 @@ impl Index {
     fn check_between_entries(&mut self) {
         self.check_duplicate_images();
         self.check_reused_ids();
-        self.check_cycles();
+        // Before the cycle check, so a misspelt parent is reported even on an entry the cycle rejects.
         self.check_external_parents();
+        self.check_cycles();
     }
 
     /// The same `app-id/job-id:desired-tag` twice is ambiguous: every copy is an error naming the others.
@@ -170,7 +174,9 @@ impl Index {
     fn check_cycles(&mut self) {
         let candidates: Vec<usize> = (0..self.entries.len()).filter(|i| self.entries[*i].project.is_some()).collect();
         let graph = DependencyGraph::new(candidates.iter().filter_map(|i| self.entries[*i].project.as_ref()));
-        for cycle in graph.cycles() {
+        for mut cycle in graph.cycles() {
+            // The graph walks parent → child; a cycle reads better as "depends on": start → its parent → ….
+            cycle[1..].reverse();
             let entry_of = |node: usize| &self.entries[candidates[node]];
             let project_of = |node: usize| entry_of(node).project.as_ref();
             // The depends-on item of `from` that points at `to`.
@@ -284,7 +290,13 @@ fn projects_list<'a>(
         return None;
     };
     let Some((_, value)) = pairs.iter().find(|(k, _)| k.as_scalar() == Some("Projects")) else {
-        if !had_syntax_error {
+        let near_miss = pairs.iter().find(|(k, _)| k.as_scalar().is_some_and(|k| k.eq_ignore_ascii_case("projects")));
+        if let Some((key, _)) = near_miss {
+            let diagnostic = file
+                .error_at(Code::MissingProjects, key, "no top-level `Projects:` key")
+                .with_hint("the key is case-sensitive: write `Projects:`");
+            diagnostics.push(diagnostic);
+        } else if !had_syntax_error {
             missing(diagnostics, root.pos);
         }
         return None;

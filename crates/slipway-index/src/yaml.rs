@@ -41,6 +41,8 @@ pub struct Node {
     pub pos: Pos,
     /// Width in characters of the node's text on its first line, for the caret under it.
     pub width: u32,
+    /// Where the node ends: for a block container, where the next token starts.
+    pub end: Pos,
     /// The node was still open when a syntax error stopped the parser.
     pub truncated: bool,
 }
@@ -94,6 +96,7 @@ pub fn parse(text: &str) -> Document {
             Some(Err(err)) => return builder.finish(Some(scan_error(&err))),
         };
         let pos = Pos::from_marker(&span.start);
+        let end = Pos::from_marker(&span.end);
         let width = saturate(span.len()).max(1);
         let step = match event {
             Event::DocumentStart(_) if builder.documents > 0 => Err(SyntaxError {
@@ -111,11 +114,11 @@ pub fn parse(text: &str) -> Document {
             Event::Scalar(value, style, _, _) => {
                 let null = style == ScalarStyle::Plain && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
                 let kind = if null { NodeKind::Null } else { NodeKind::Scalar(value.into_owned()) };
-                builder.push(Node { kind, pos, width, truncated: false })
+                builder.push(Node { kind, pos, width, end, truncated: false })
             }
             Event::SequenceStart(..) => builder.open(Frame::Seq(container(pos), Vec::new()), pos),
             Event::MappingStart(..) => builder.open(Frame::Map(container(pos), Vec::new(), None), pos),
-            Event::SequenceEnd | Event::MappingEnd => builder.close(),
+            Event::SequenceEnd | Event::MappingEnd => builder.close(end),
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         };
         if let Err(err) = step {
@@ -126,7 +129,7 @@ pub fn parse(text: &str) -> Document {
 }
 
 fn container(pos: Pos) -> Node {
-    Node { kind: NodeKind::Null, pos, width: 1, truncated: false }
+    Node { kind: NodeKind::Null, pos, width: 1, end: pos, truncated: false }
 }
 
 fn scan_error(err: &ScanError) -> SyntaxError {
@@ -149,9 +152,13 @@ impl Builder {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), SyntaxError> {
+    fn close(&mut self, end: Pos) -> Result<(), SyntaxError> {
         match self.stack.pop() {
-            Some(frame) => self.push(finish_frame(frame, false)),
+            Some(frame) => {
+                let mut node = finish_frame(frame, false);
+                node.end = end;
+                self.push(node)
+            }
             None => Ok(()),
         }
     }

@@ -1,0 +1,36 @@
+//! Shared helpers for the end-to-end tests: the addresses scripts/setup uses, and running a command with a
+//! clear failure. These tests need the real services; when one is missing they fail and say to run
+//! `scripts/setup`, they never skip.
+
+use std::process::{Command, Output};
+
+/// The registry scripts/setup starts (`SLIPWAY_REGISTRY_PORT` overrides the port there and here).
+pub fn registry() -> String {
+    let port = std::env::var("SLIPWAY_REGISTRY_PORT").unwrap_or_else(|_| "5555".to_string());
+    format!("127.0.0.1:{port}")
+}
+
+pub fn base_image() -> String {
+    std::env::var("SLIPWAY_BASE_IMAGE").unwrap_or_else(|_| "slipway/busybox:latest".to_string())
+}
+
+/// Runs `program args…`, panicking with its output when it fails.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}; run scripts/setup first"));
+    assert!(
+        output.status.success(),
+        "{program} {} failed ({}); run scripts/setup first?\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
