@@ -38,41 +38,56 @@ impl Index {
         }
         let mut sources = HashMap::new();
         for file in &files {
-            if let Some(source) = index.read_file(file)? {
-                sources.insert(file.clone(), source);
-            }
+            let text = match load::read(file)? {
+                FileContent::Text(text) => text,
+                FileContent::TooLarge(size) => {
+                    let message =
+                        format!("the file is {size} bytes; index files are at most {} bytes", load::MAX_FILE_BYTES);
+                    index.file_error(file, Code::FileTooLarge, message, "split it into smaller files");
+                    continue;
+                }
+                FileContent::NotUtf8 => {
+                    index.file_error(file, Code::ReadError, "the file is not UTF-8 text", "save it as UTF-8");
+                    continue;
+                }
+            };
+            let source = index.read_source(SourceFile::new(file.clone(), text));
+            sources.insert(file.clone(), source);
         }
-        index.check_between_entries();
-        for diagnostic in &mut index.diagnostics {
+        index.finish(&sources);
+        Ok(index)
+    }
+
+    /// Checks an index given as `(file name, text)` pairs, as if they were its files; no I/O.
+    pub fn from_texts(files: impl IntoIterator<Item = (PathBuf, String)>) -> Index {
+        let mut index = Index::default();
+        let mut sources = HashMap::new();
+        for (path, text) in files {
+            index.files.push(path.clone());
+            let source = index.read_source(SourceFile::new(path.clone(), text));
+            sources.insert(path, source);
+        }
+        index.finish(&sources);
+        index
+    }
+
+    /// The checks between entries, then sorting and quoting of the diagnostics.
+    fn finish(&mut self, sources: &HashMap<PathBuf, SourceFile>) {
+        self.check_between_entries();
+        for diagnostic in &mut self.diagnostics {
             if let Some(source) = sources.get(&diagnostic.file) {
                 source.quote(diagnostic);
             }
         }
-        index.diagnostics.sort_by(|a, b| {
+        self.diagnostics.sort_by(|a, b| {
             (&a.file, a.line, a.column, a.severity, a.code).cmp(&(&b.file, b.line, b.column, b.severity, b.code))
         });
-        index.valid = (0..index.entries.len()).filter(|i| index.entries[*i].project.is_some()).collect();
-        index.graph = DependencyGraph::new(index.projects());
-        Ok(index)
+        self.valid = (0..self.entries.len()).filter(|i| self.entries[*i].project.is_some()).collect();
+        self.graph = DependencyGraph::new(self.projects());
     }
 
-    /// Reads one file's entries; returns its text for quoting in diagnostics.
-    fn read_file(&mut self, path: &Path) -> Result<Option<SourceFile>, LoadError> {
-        let text = match load::read(path)? {
-            FileContent::Text(text) => text,
-            FileContent::TooLarge(size) => {
-                let message =
-                    format!("the file is {size} bytes; index files are at most {} bytes", load::MAX_FILE_BYTES);
-                self.file_error(path, Code::FileTooLarge, message, "split it into smaller files");
-                return Ok(None);
-            }
-            FileContent::NotUtf8 => {
-                let message = "the file is not UTF-8 text";
-                self.file_error(path, Code::ReadError, message, "save it as UTF-8");
-                return Ok(None);
-            }
-        };
-        let file = SourceFile::new(path.to_path_buf(), text);
+    /// Reads one file's entries; gives the file back for quoting in diagnostics.
+    fn read_source(&mut self, file: SourceFile) -> SourceFile {
         let document = yaml::parse(file.text());
         if let Some(error) = &document.error {
             let message = format!("YAML syntax error: {}", error.message);
@@ -83,9 +98,9 @@ impl Index {
         let Some(entries) =
             projects_list(&file, document.root.as_ref(), document.error.is_some(), &mut self.diagnostics)
         else {
-            return Ok(Some(file));
+            return file;
         };
-        let app_id = load::app_id_of(path);
+        let app_id = load::app_id_of(file.path());
         // An entry that ends where a syntax error starts may have lost fields to it: leave it out too.
         let cut_short = document.root.as_ref().is_some_and(|root| root.truncated);
         let cut_at = document.error.as_ref().filter(|_| cut_short).map(|e| e.pos.line);
@@ -104,7 +119,7 @@ impl Index {
                 }
             }
         }
-        Ok(Some(file))
+        file
     }
 
     fn file_error(&mut self, path: &Path, code: Code, message: impl Into<String>, hint: &str) {
@@ -170,43 +185,60 @@ impl Index {
         self.diagnostics.extend(warnings);
     }
 
-    /// Every project on a cycle is an error at its own `depends-on` line, naming the whole cycle.
+    /// Every project on a cycle is an error at its own `depends-on` line, naming the cycle through it.
     fn check_cycles(&mut self) {
+        /// A cycle of thousands is shown by its first links; the message says how many more there are.
+        const SHOWN: usize = 8;
         let candidates: Vec<usize> = (0..self.entries.len()).filter(|i| self.entries[*i].project.is_some()).collect();
         let graph = DependencyGraph::new(candidates.iter().filter_map(|i| self.entries[*i].project.as_ref()));
-        for mut cycle in graph.cycles() {
-            // The graph walks parent → child; a cycle reads better as "depends on": start → its parent → ….
-            cycle[1..].reverse();
-            let entry_of = |node: usize| &self.entries[candidates[node]];
-            let project_of = |node: usize| entry_of(node).project.as_ref();
-            // The depends-on item of `from` that points at `to`.
-            let edge = |from: usize, to: usize| {
-                project_of(from)?.depends_on.iter().find(|p| parent_key(&p.image) == graph.name(to)).map(|p| p.pos)
-            };
-            let mut names: Vec<&str> = cycle.iter().map(|n| graph.name(*n)).collect();
-            names.push(graph.name(cycle[0]));
-            let start = cycle[0];
-            let next = cycle.get(1).copied().unwrap_or(start);
+        let cycles = graph.cycles();
+        let entry_of = |node: usize| &self.entries[candidates[node]];
+        // The depends-on item of `from` that names `to`.
+        let edge = |from: usize, to: usize| {
+            let parents = &entry_of(from).project.as_ref()?.depends_on;
+            parents.iter().find(|p| parent_key(&p.image) == graph.name(to)).map(|p| p.pos)
+        };
+        let mut rejected = Vec::new();
+        for member in &cycles.members {
+            let walk: Vec<usize> = cycles.walk(*member, SHOWN + 1).collect();
+            let length = cycles.len_of(member);
+            let start = member.node;
+            let next = walk.get(1).copied().unwrap_or(start);
             let Some(pos) = edge(start, next) else { continue };
-            let file = entry_of(start).origin.file.clone();
-            let message = if cycle.len() == 1 {
-                format!("`{}` depends on itself", names[0])
+            let message = if length == 1 {
+                format!("`{}` depends on itself", graph.name(start))
             } else {
-                format!("dependency cycle: {}", names.join(" → "))
+                let mut names: Vec<&str> = walk.iter().take(SHOWN).map(|n| graph.name(*n)).collect();
+                let more = length.saturating_sub(SHOWN);
+                let rest = if more > 0 { format!(" → … {more} more") } else { String::new() };
+                names.push(graph.name(start));
+                let (shown, back) = names.split_at(names.len() - 1);
+                format!("dependency cycle: {}{rest} → {}", shown.join(" → "), back[0])
             };
-            let mut diagnostic = Diagnostic::new(Severity::Error, Code::DependencyCycle, &file, pos, message)
+            let origin = &entry_of(start).origin;
+            let mut diagnostic = Diagnostic::new(Severity::Error, Code::DependencyCycle, &origin.file, pos, message)
                 .with_hint(
                     "an image cannot be built before itself; point depends-on at the image its FROM really uses",
                 );
-            for (step, &from) in cycle.iter().enumerate().skip(1) {
-                let to = cycle.get(step + 1).copied().unwrap_or(start);
-                if let Some(at) = edge(from, to) {
-                    let message = format!("`{}` depends on `{}` here", graph.name(from), graph.name(to));
+            for pair in walk.windows(2).skip(1).take(SHOWN) {
+                if let Some(at) = edge(pair[0], pair[1]) {
+                    let message = format!("`{}` depends on `{}` here", graph.name(pair[0]), graph.name(pair[1]));
                     diagnostic =
-                        diagnostic.with_related(related(&entry_of(from).origin.file, at.line, at.column, &message));
+                        diagnostic.with_related(related(&entry_of(pair[0]).origin.file, at.line, at.column, &message));
                 }
             }
-            self.reject(candidates[start], diagnostic);
+            if length > 1 && length <= SHOWN {
+                let last = walk[length - 1];
+                if let Some(at) = edge(last, start) {
+                    let message = format!("`{}` depends on `{}` here", graph.name(last), graph.name(start));
+                    diagnostic =
+                        diagnostic.with_related(related(&entry_of(last).origin.file, at.line, at.column, &message));
+                }
+            }
+            rejected.push((candidates[start], diagnostic));
+        }
+        for (i, diagnostic) in rejected {
+            self.reject(i, diagnostic);
         }
     }
 

@@ -38,6 +38,6 @@ pub use load::LoadError;
 pub use paths::{PathError, RepoPath};
 pub use project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, TestSettings, Written};
 pub use reference::{ImageRef, ReferenceError};
-pub use repo_config::{REPO_CONFIG_NAMES, RepoConfig, RepoConfigError, read_repo_config};
+pub use repo_config::{REPO_CONFIG_NAMES, RepoConfig, RepoConfigError, parse_repo_config, read_repo_config};
 pub use report::CheckReport;
 pub use yaml::Pos;

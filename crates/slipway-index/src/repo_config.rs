@@ -88,10 +88,20 @@ pub fn read_repo_config(
             return Err(RepoConfigError::Invalid { file: relative, diagnostics: vec![diagnostic] });
         }
     };
-    parse_repo_config(&SourceFile::new(relative, text), git_path, expected_job_id)
+    check_repo_config(&SourceFile::new(relative, text), git_path, expected_job_id)
 }
 
-fn parse_repo_config(
+/// Parses a per-repo cccp file's `text`; `file` is the name diagnostics give it. No I/O.
+pub fn parse_repo_config(
+    file: impl Into<PathBuf>,
+    text: &str,
+    git_path: &RepoPath,
+    expected_job_id: &str,
+) -> Result<Option<RepoConfig>, RepoConfigError> {
+    check_repo_config(&SourceFile::new(file.into(), text.to_string()), git_path, expected_job_id)
+}
+
+fn check_repo_config(
     file: &SourceFile,
     git_path: &RepoPath,
     expected_job_id: &str,

@@ -13,7 +13,13 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> Self {
-        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        // YAML breaks lines at `\n`, `\r\n` and a lone `\r`; line numbers must agree with the parser's.
+        let bytes = text.as_bytes();
+        let breaks = bytes
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && bytes.get(i + 1) != Some(&b'\n')));
+        let line_starts = std::iter::once(0).chain(breaks.map(|(i, _)| i + 1)).collect();
         SourceFile { path, text, line_starts }
     }
 
@@ -30,7 +36,7 @@ impl SourceFile {
         let index = (line as usize).checked_sub(1)?;
         let start = *self.line_starts.get(index)?;
         let end = self.line_starts.get(index + 1).map_or(self.text.len(), |next| next - 1);
-        Some(self.text[start..end].trim_end_matches('\r'))
+        Some(self.text[start..end].trim_end_matches(['\r', '\n']))
     }
 
     pub fn diagnostic(&self, severity: Severity, code: Code, pos: Pos, message: impl Into<String>) -> Diagnostic {
@@ -70,12 +76,13 @@ mod tests {
 
     #[test]
     fn lines_are_one_based() {
-        let file = SourceFile::new("x.yaml".into(), "a\r\nb\n\nlast".into());
+        let file = SourceFile::new("x.yaml".into(), "a\r\nb\n\nlast\rmac".into());
         assert_eq!(file.line(1), Some("a"));
         assert_eq!(file.line(2), Some("b"));
         assert_eq!(file.line(3), Some(""));
         assert_eq!(file.line(4), Some("last"));
-        assert_eq!(file.line(5), None);
+        assert_eq!(file.line(5), Some("mac"));
+        assert_eq!(file.line(6), None);
         assert_eq!(file.line(0), None);
     }
 }

@@ -93,7 +93,7 @@ pub fn parse(text: &str) -> Document {
         let (event, span) = match parser.next_event() {
             None => break,
             Some(Ok(item)) => item,
-            Some(Err(err)) => return builder.finish(Some(scan_error(&err))),
+            Some(Err(err)) => return builder.finish(Some(scan_error(&err, text))),
         };
         let pos = Pos::from_marker(&span.start);
         let end = Pos::from_marker(&span.end);
@@ -132,8 +132,18 @@ fn container(pos: Pos) -> Node {
     Node { kind: NodeKind::Null, pos, width: 1, end: pos, truncated: false }
 }
 
-fn scan_error(err: &ScanError) -> SyntaxError {
-    SyntaxError { pos: Pos::from_marker(err.marker()), message: err.info().to_string() }
+/// The scanner may report an error one line past the end of the text; clamp it to the text's last
+/// position so the diagnostic can quote a real line.
+fn scan_error(err: &ScanError, text: &str) -> SyntaxError {
+    let pos = Pos::from_marker(err.marker()).min(end_of(text));
+    SyntaxError { pos, message: err.info().to_string() }
+}
+
+fn end_of(text: &str) -> Pos {
+    let normalised = text.replace("\r\n", "\n");
+    let breaks = normalised.chars().filter(|c| matches!(c, '\n' | '\r')).count();
+    let last_line = normalised.rsplit(['\n', '\r']).next().unwrap_or("");
+    Pos { line: saturate(breaks + 1), column: saturate(last_line.chars().count() + 1) }
 }
 
 #[derive(Default)]
