@@ -71,8 +71,9 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
         }
         valid.then_some(app)
     });
-    let job_id =
-        r.required_text("job-id").and_then(|(job, node)| name_field(&mut r, "job-id", job, node).then_some(job));
+    let job_id = r
+        .required_text("job-id")
+        .and_then(|(job, node)| name_field(&mut r, "job-id", job, node).then_some((job, node)));
     let desired_tag = match r.text("desired-tag") {
         Some((tag, node)) => check_tag(tag)
             .map_err(|e| r.error(Code::InvalidTag, node, format!("`desired-tag`: {e}")))
@@ -82,7 +83,13 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
         None => Some("latest"),
     };
     let image = match (app_id, job_id, desired_tag) {
-        (Some(app), Some(job), Some(tag)) => ImageRef::new(app, job, tag).ok(),
+        (Some(app), Some((job, node)), Some(tag)) => match ImageRef::new(app, job, tag) {
+            Ok(image) => Some(image),
+            Err(err) => {
+                r.error(Code::InvalidName, node, format!("`job-id`: {err}"));
+                None
+            }
+        },
         _ => None,
     };
 

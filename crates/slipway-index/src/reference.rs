@@ -110,6 +110,10 @@ impl ImageRef {
         check_component(namespace)?;
         check_component(name)?;
         check_tag(tag)?;
+        // The distribution spec caps a repository name at 255 characters.
+        if namespace.len() + 1 + name.len() > 255 {
+            return Err(ReferenceError::TooLong { value: format!("{namespace}/{name}") });
+        }
         Ok(ImageRef { registry: None, namespace: namespace.into(), name: name.into(), tag: tag.into() })
     }
 
@@ -227,6 +231,7 @@ mod tests {
             ("Centos/c:7", |e| matches!(e, ReferenceError::UpperCase { .. })),
             ("bad_host.x:99999999/a/b:c", |e| matches!(e, ReferenceError::Registry { .. })),
             ("a/b:", |e| matches!(e, ReferenceError::Empty("tag"))),
+            (&format!("a/{}:1", "b".repeat(254)), |e| matches!(e, ReferenceError::TooLong { .. })),
         ];
         for (text, expected) in cases {
             let err = text.parse::<ImageRef>().expect_err(text);

@@ -73,6 +73,10 @@ fn check(files: Vec<(PathBuf, String)>) {
         assert!(whole_file || diagnostic.source_line.is_some(), "nothing quoted: {diagnostic}");
         let _ = diagnostic.to_string();
     }
+    // An entry is only ever left out with an error that says why.
+    if index.projects().count() < index.entries.len() {
+        assert!(index.errors().next().is_some(), "entries left out without an error");
+    }
     let graph = index.graph();
     let waves = graph.waves();
     assert!(waves.iter().map(Vec::len).sum::<usize>() <= index.projects().count());
