@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,14 +32,23 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let outcome = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
-        Command::Index(command) => commands::index::run(command, &config),
+        Command::Index(command) => commands::index::run(command, &config, &mut out),
     });
+    let outcome = outcome.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match outcome {
         Ok(code) => code,
+        // `slipway index show | head`: the reader has what it wanted; stop quietly.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("slipway: error: {err:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -183,3 +183,36 @@ fn demo_index_is_valid() {
     assert_eq!(report["projects"], report["valid"]);
     assert!(report["warnings"].as_array().is_some_and(Vec::is_empty), "{report}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // Far more output than a pipe buffers (64 KiB), so slipway is still writing when the reader leaves.
+    let dir = std::env::temp_dir().join(format!("slipway-pipe-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("mkdir");
+    let entries: String = (0..2000)
+        .map(|i| {
+            format!(
+                "  - app-id: big\n    job-id: image-{i}\n    git-url: https://example.org/big/{i}\n    git-branch: main\n    \
+                 git-path: /\n    target-file: Dockerfile\n    notify-email: team@example.org\n"
+            )
+        })
+        .collect();
+    fs::write(dir.join("big.yaml"), format!("Projects:\n{entries}")).expect("write index");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["index", "show", &dir.to_string_lossy(), "--format", "json"])
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipway starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("one line");
+    assert_eq!(first.trim(), "{");
+    let output = child.wait_with_output().expect("slipway ends");
+    let _ = fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -1,5 +1,6 @@
 //! `slipway index check|show|graph`: the index as users and CI see it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -62,11 +63,12 @@ enum GraphFormat {
     Dot,
 }
 
-pub fn run(command: IndexCommand, config: &Config) -> anyhow::Result<ExitCode> {
+/// Runs an index command, writing its answer to `out`.
+pub fn run(command: IndexCommand, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match command {
-        IndexCommand::Check(args) => check(&args, config),
-        IndexCommand::Show(args) => show(&args, config),
-        IndexCommand::Graph(args) => graph(&args, config),
+        IndexCommand::Check(args) => check(&args, config, out),
+        IndexCommand::Show(args) => show(&args, config, out),
+        IndexCommand::Graph(args) => graph(&args, config, out),
     }
 }
 
@@ -76,17 +78,18 @@ fn load(path: Option<&Path>, config: &Config) -> anyhow::Result<(PathBuf, Index)
     Ok((path, index))
 }
 
-fn check(args: &CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
+fn check(args: &CheckArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let (path, index) = load(args.path.as_deref(), config)?;
     let report =
         if args.changed.is_empty() { CheckReport::all(&index) } else { CheckReport::changed(&index, &args.changed) };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         Format::Text => {
             for diagnostic in report.errors.iter().chain(&report.warnings) {
-                println!("{diagnostic}");
+                writeln!(out, "{diagnostic}")?;
             }
-            println!(
+            writeln!(
+                out,
                 "{}: {} file{}, {} project{}, {} valid, {} error{}, {} warning{}",
                 path.display(),
                 report.files,
@@ -98,7 +101,7 @@ fn check(args: &CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 plural(report.errors.len()),
                 report.warnings.len(),
                 plural(report.warnings.len()),
-            );
+            )?;
         }
     }
     Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(crate::EXIT_INVALID) })
@@ -108,19 +111,20 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn show(args: &ShowArgs, config: &Config) -> anyhow::Result<ExitCode> {
+fn show(args: &ShowArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let (_, index) = load(args.path.as_deref(), config)?;
     let projects: Vec<Value> = index.valid_entries().filter_map(project_json).collect();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json!({ "projects": projects }))?),
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "projects": projects }))?)?,
         Format::Text => {
             for entry in index.valid_entries() {
                 let Some(project) = &entry.project else { continue };
                 let (file, line) = (entry.origin.file.display(), entry.origin.line);
-                println!(
+                writeln!(
+                    out,
                     "{}  {}#{}:{}  ({file}:{line})",
                     project.image, project.git_url, project.git_branch, project.git_path
-                );
+                )?;
             }
         }
     }
@@ -150,7 +154,7 @@ fn project_json(entry: &slipway_index::Entry) -> Option<Value> {
     Some(Value::Object(object))
 }
 
-fn graph(args: &GraphArgs, config: &Config) -> anyhow::Result<ExitCode> {
+fn graph(args: &GraphArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let (path, index) = load(args.path.as_deref(), config)?;
     let graph = index.graph();
     let names = |nodes: &[usize]| nodes.iter().map(|n| graph.name(*n).to_string()).collect::<Vec<_>>();
@@ -161,48 +165,63 @@ fn graph(args: &GraphArgs, config: &Config) -> anyhow::Result<ExitCode> {
         };
         let descendants = names(&graph.descendants(node));
         match args.format {
-            GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&json!({ "descendants": descendants }))?),
-            GraphFormat::Text => descendants.iter().for_each(|name| println!("{name}")),
-            GraphFormat::Dot => print!("{}", dot(graph, Some(node))),
+            GraphFormat::Json => {
+                writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "descendants": descendants }))?)?
+            }
+            GraphFormat::Text => {
+                for name in &descendants {
+                    writeln!(out, "{name}")?;
+                }
+            }
+            GraphFormat::Dot => write!(out, "{}", dot(graph, Some(node)))?,
         }
     } else {
         let waves: Vec<Vec<String>> = graph.waves().iter().map(|wave| names(wave)).collect();
         match args.format {
-            GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&json!({ "waves": waves }))?),
-            GraphFormat::Dot => print!("{}", dot(graph, None)),
-            GraphFormat::Text => print_plan(&path, &index, &waves, &config.registry.address),
+            GraphFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "waves": waves }))?)?,
+            GraphFormat::Dot => write!(out, "{}", dot(graph, None))?,
+            GraphFormat::Text => print_plan(out, &path, &index, &waves, &config.registry.address)?,
         }
     }
     report_errors_on_stderr(&index);
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(path: &Path, index: &Index, waves: &[Vec<String>], registry: &str) {
+fn print_plan(
+    out: &mut dyn Write,
+    path: &Path,
+    index: &Index,
+    waves: &[Vec<String>],
+    registry: &str,
+) -> std::io::Result<()> {
     let projects: usize = waves.iter().map(Vec::len).sum();
-    println!(
+    writeln!(
+        out,
         "build plan for {}: {projects} image{} in {} wave{}",
         path.display(),
         plural(projects),
         waves.len(),
         plural(waves.len())
-    );
+    )?;
     let by_name: std::collections::HashMap<String, &slipway_index::Project> =
         index.projects().map(|p| (p.image.key(), p)).collect();
     for (n, wave) in waves.iter().enumerate() {
-        println!("wave {} ({} in parallel):", n + 1, wave.len());
+        writeln!(out, "wave {} ({} in parallel):", n + 1, wave.len())?;
         for name in wave {
             let Some(project) = by_name.get(name) else { continue };
             let parents: Vec<String> = project.depends_on.iter().map(|p| p.image.to_string()).collect();
             let from = if parents.is_empty() { String::new() } else { format!("  after {}", parents.join(", ")) };
-            println!(
+            writeln!(
+                out,
                 "  {registry}/{}:{}  from {}#{}{from}",
                 project.image.repository(),
                 project.image.tag(),
                 project.git_url,
                 project.git_branch
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 /// Graphviz: every valid project, its index and external parents; `focus` limits it to one image's subtree.
