@@ -76,3 +76,28 @@ pub fn app_id_of(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).unwrap_or(&name).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovers_index_d_skipping_templates_and_hidden_files() {
+        let root = std::env::temp_dir().join(format!("slipway-discover-{}", std::process::id()));
+        let dir = root.join("index.d");
+        fs::create_dir_all(&dir).expect("mkdir");
+        for name in ["b.yml", "a.yaml", "index_template.yaml", ".swap.yaml", "notes.txt"] {
+            fs::write(dir.join(name), "Projects: []\n").expect("write");
+        }
+        let names = |files: Vec<PathBuf>| -> Vec<String> {
+            files.iter().filter_map(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned()).collect()
+        };
+        assert_eq!(names(discover(&root).expect("index root")), ["a.yaml", "b.yml"]);
+        assert_eq!(names(discover(&dir).expect("index.d itself")), ["a.yaml", "b.yml"]);
+        assert_eq!(names(discover(&dir.join("b.yml")).expect("one file")), ["b.yml"]);
+        assert!(matches!(discover(&root.join("missing")), Err(LoadError::NotFound { .. })));
+        let _ = fs::remove_dir_all(&root);
+        assert_eq!(app_id_of(Path::new("index.d/centos.yaml")), "centos");
+        assert_eq!(app_id_of(Path::new("x/che-stacks.yml")), "che-stacks");
+    }
+}
