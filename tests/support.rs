@@ -3,6 +3,7 @@
 //! `scripts/setup`, they never skip.
 
 use std::process::{Command, Output};
+pub mod harness;
 
 /// The registry scripts/setup starts (`SLIPWAY_REGISTRY_PORT` overrides the port there and here).
 pub fn registry() -> String {

@@ -1,6 +1,8 @@
 //! Slipway's configuration: `slipway.toml` (from `--config`, `SLIPWAY_CONFIG`, or the current directory),
 //! every key optional. Later parts of the pipeline add their sections here.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -13,6 +15,31 @@ pub const DEFAULT_FILE: &str = "slipway.toml";
 pub struct Config {
     pub index: IndexConfig,
     pub registry: RegistryConfig,
+    /// Credentials and transport per registry host (`host[:port]`).
+    pub registries: BTreeMap<String, RegistryAccess>,
+}
+
+/// How to reach one registry. The password comes from the environment (`password_env`) or the file;
+/// `Debug` never shows it.
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryAccess {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    /// Plain HTTP for a registry that is not on loopback.
+    pub insecure: bool,
+}
+
+impl fmt::Debug for RegistryAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryAccess")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,11 +60,14 @@ impl Default for IndexConfig {
 pub struct RegistryConfig {
     /// `host[:port]` images are pushed to and promoted in.
     pub address: String,
+    /// A docker `config.json` whose `auths` are used too (default: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`, when present). Entries under `[registries]` take precedence.
+    pub docker_config: Option<PathBuf>,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { address: "127.0.0.1:5555".to_string() }
+        RegistryConfig { address: "127.0.0.1:5555".to_string(), docker_config: None }
     }
 }
 
@@ -60,5 +90,52 @@ impl Config {
             config.index.path = dir.join(&config.index.path);
         }
         Ok(config)
+    }
+}
+
+impl Config {
+    /// The registry client's settings: credentials from the docker config, then from `[registries]`.
+    pub fn client_config(&self) -> anyhow::Result<slipway_registry::ClientConfig> {
+        let mut client = slipway_registry::ClientConfig::default();
+        let docker_config = self.registry.docker_config.clone().or_else(|| {
+            let dir = std::env::var_os("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".docker")))?;
+            Some(dir.join("config.json")).filter(|path| path.is_file())
+        });
+        if let Some(path) = docker_config {
+            client.credentials.extend(slipway_registry::docker_config_credentials(&path)?);
+        }
+        for (host, access) in &self.registries {
+            if access.insecure {
+                client.insecure.insert(host.clone());
+            }
+            let Some(username) = &access.username else { continue };
+            let password = match (&access.password, &access.password_env) {
+                (Some(password), _) => password.clone(),
+                (None, Some(variable)) => std::env::var(variable).with_context(|| {
+                    format!("registries.\"{host}\".password_env names ${variable}, which is not set")
+                })?,
+                (None, None) => anyhow::bail!("registries.\"{host}\" has a username but no password or password_env"),
+            };
+            client.credentials.insert(host.clone(), slipway_registry::Credentials::new(username, password));
+        }
+        Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_passwords_never_print() {
+        let config: Config =
+            toml::from_str("[registries.\"r.example.org\"]\nusername = \"bot\"\npassword = \"hunter2-secret\"\n")
+                .expect("parses");
+        let shown = format!("{config:?}");
+        assert!(shown.contains("bot") && !shown.contains("hunter2"), "{shown}");
+        let client = config.client_config().expect("client config");
+        assert!(!format!("{client:?}").contains("hunter2"));
     }
 }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes: 0 success, 1 the input has errors, 2 usage or I/O errors (clap uses 2 too).
+/// Exit codes: 0 success, 1 the input has errors or the registry refused, 2 usage, configuration or I/O
+/// errors (clap uses 2 too).
 pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
@@ -28,13 +29,22 @@ enum Command {
     /// Check, show and plan the project index.
     #[command(subcommand)]
     Index(commands::index::IndexCommand),
+    /// Tag, copy, untag, list and inspect images in OCI registries.
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
+    /// Copy images or whole repositories from one registry to another, idempotently.
+    Mirror(commands::mirror::MirrorArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // A registry operation that fails is the operation's failure (1); configuration and I/O errors are 2.
+    let operation_failed = matches!(cli.command, Command::Image(_) | Command::Mirror(_));
     let outcome = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
         Command::Index(command) => commands::index::run(command, &config, &mut out),
+        Command::Image(command) => commands::image::run(command, &config, &mut out),
+        Command::Mirror(args) => commands::mirror::run(&args, &config, &mut out),
     });
     let outcome = outcome.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match outcome {
@@ -43,7 +53,9 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("slipway: error: {err:#}");
-            ExitCode::from(EXIT_USAGE)
+            let is_registry =
+                err.chain().any(|cause| cause.downcast_ref::<slipway_registry::RegistryError>().is_some());
+            ExitCode::from(if operation_failed && is_registry { EXIT_INVALID } else { EXIT_USAGE })
         }
     }
 }
