@@ -1,4 +1,4 @@
-//! Slipway's configuration: `slipway.toml` (from `--config`, `SLIPWAY_CONFIG`, or the current directory),
+//! Slipway's configuration: `slipway.toml` (from `--settings`, `SLIPWAY_CONFIG`, or the current directory),
 //! every key optional. Later parts of the pipeline add their sections here.
 
 use std::collections::BTreeMap;

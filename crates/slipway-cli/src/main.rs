@@ -17,8 +17,9 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Parser)]
 #[command(name = "slipway", version, about = "Container-image pipeline: index → build → test → deliver")]
 struct Cli {
-    /// Configuration file (default: ./slipway.toml when present).
-    #[arg(long, global = true, env = "SLIPWAY_CONFIG")]
+    /// Slipway's configuration file (default: ./slipway.toml when present). Not `--config`: that is the
+    /// mirror list of `slipway mirror --config FILE`.
+    #[arg(long = "settings", value_name = "FILE", global = true, env = "SLIPWAY_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -63,4 +64,15 @@ fn main() -> ExitCode {
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks option clashes only when a command is parsed; check every subcommand at once.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

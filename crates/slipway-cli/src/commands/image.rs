@@ -103,7 +103,9 @@ pub fn run(command: ImageCommand, config: &Config, out: &mut dyn Write) -> anyho
             }
             ImageCommand::Tags(args) => {
                 let repository: Repository = args.repository.parse()?;
-                for tag in client.list_tags(&repository).await? {
+                let mut tags = client.list_tags(&repository).await?;
+                tags.sort();
+                for tag in tags {
                     writeln!(out, "{tag}")?;
                 }
             }
