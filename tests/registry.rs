@@ -310,3 +310,54 @@ async fn errors_say_what_is_missing() {
     let closed = client.get_manifest(&reference("127.0.0.1:9/nothing/here:x")).await;
     assert!(matches!(&closed, Err(RegistryError::Connect { attempts: 4, .. })), "{closed:?}");
 }
+
+/// A loopback TCP proxy in front of the real shared registry that answers the first `failures` connections
+/// itself with the given status lines, then forwards everything: a registry that is briefly overloaded.
+async fn flaky_front(failures: Vec<&'static str>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+    let address = listener.local_addr().expect("address").to_string();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&served);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let failure = failures.get(n).copied();
+            tokio::spawn(async move {
+                if let Some(status_and_headers) = failure {
+                    let mut request = [0u8; 4096];
+                    let _ = client.read(&mut request).await;
+                    let answer =
+                        format!("HTTP/1.1 {status_and_headers}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = client.write_all(answer.as_bytes()).await;
+                    return;
+                }
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(Registry::shared()).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (address, served)
+}
+
+#[tokio::test]
+async fn overload_answers_are_retried_honouring_retry_after() {
+    let mut tags = LocalTags::new();
+    let (name, pushed) = pushed_to_shared(&mut tags, "retry");
+    let (front, served) = flaky_front(vec!["503 Service Unavailable\r\nRetry-After: 1", "429 Too Many Requests"]).await;
+    let started = std::time::Instant::now();
+    let manifest = client().get_manifest(&reference(&format!("{front}/{name}:test"))).await.expect("retried");
+    assert_eq!(manifest.digest, pushed);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 3, "two refusals, then the registry");
+
+    let always: Vec<&'static str> = vec!["502 Bad Gateway"; 10];
+    let (down, _) = flaky_front(always).await;
+    match client().get_manifest(&reference(&format!("{down}/{name}:test"))).await {
+        Err(RegistryError::Server { status: 502, attempts: 4, ref registry, .. }) => assert_eq!(registry, &down),
+        other => panic!("expected a 502 after 4 attempts, got {other:?}"),
+    }
+}
