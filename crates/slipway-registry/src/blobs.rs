@@ -183,7 +183,7 @@ impl RegistryClient {
         let url = with_digest(location, digest);
         let url = if url.starts_with('/') { format!("{}{url}", self.base_url(target.registry())) } else { url };
         let mut upload = self
-            .http
+            .http(&url)?
             .put(&url)
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, length)

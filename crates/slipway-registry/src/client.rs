@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,6 +24,8 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Blobs copied at once by one copy.
     pub parallel_blobs: usize,
+    /// Tags written at once by one retag with several tags.
+    pub parallel_tags: usize,
     /// Tags asked for per page when listing.
     pub tag_page_size: usize,
 }
@@ -35,6 +37,7 @@ impl Default for ClientConfig {
             insecure: HashSet::new(),
             retry: RetryPolicy::default(),
             parallel_blobs: 4,
+            parallel_tags: 4,
             tag_page_size: 1000,
         }
     }
@@ -43,7 +46,11 @@ impl Default for ClientConfig {
 /// An OCI distribution client. Cheap to clone; clones share connections, challenges and tokens.
 #[derive(Clone)]
 pub struct RegistryClient {
-    pub(crate) http: reqwest::Client,
+    /// For `http://` URLs: built without loading the system's root certificates, which costs a CLI call on a
+    /// loopback registry more than the retag itself.
+    plain: reqwest::Client,
+    /// For `https://` URLs, built (with the platform's roots) on first use.
+    secure: Arc<OnceLock<reqwest::Client>>,
     pub(crate) config: Arc<ClientConfig>,
     challenges: Arc<Mutex<HashMap<String, Challenge>>>,
     tokens: Arc<Mutex<HashMap<(String, String), Token>>>,
@@ -83,13 +90,32 @@ impl RegistryClient {
     pub fn new(config: ClientConfig) -> Result<Self, RegistryError> {
         // One TLS provider for the whole process; a second call finds it installed, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .pool_max_idle_per_host(16)
+        let plain = http_client_builder()
+            .tls_certs_only(std::iter::empty())
             .build()
             .map_err(|e| RegistryError::Protocol { registry: "-".into(), message: format!("HTTP client: {e}") })?;
-        Ok(RegistryClient { http, config: Arc::new(config), challenges: Arc::default(), tokens: Arc::default() })
+        Ok(RegistryClient {
+            plain,
+            secure: Arc::default(),
+            config: Arc::new(config),
+            challenges: Arc::default(),
+            tokens: Arc::default(),
+        })
+    }
+
+    /// The HTTP client for `url`: TLS with the platform's roots for `https`, the plain one otherwise.
+    pub(crate) fn http(&self, url: &str) -> Result<&reqwest::Client, RegistryError> {
+        if !url.starts_with("https://") {
+            return Ok(&self.plain);
+        }
+        if let Some(client) = self.secure.get() {
+            return Ok(client);
+        }
+        let client = http_client_builder().build().map_err(|e| RegistryError::Protocol {
+            registry: url.to_string(),
+            message: format!("TLS client (system root certificates): {e}"),
+        })?;
+        Ok(self.secure.get_or_init(|| client))
     }
 
     /// `http` for loopback registries and those configured insecure, `https` for the rest.
@@ -116,7 +142,7 @@ impl RegistryClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut builder = self.http.request(request.method.clone(), &url);
+            let mut builder = self.http(&url)?.request(request.method.clone(), &url);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
             }
@@ -236,7 +262,7 @@ impl RegistryClient {
         for scope in scopes {
             query.push(("scope", scope));
         }
-        let mut builder = self.http.get(realm).query(&query);
+        let mut builder = self.http(realm)?.get(realm).query(&query);
         if let Some(credentials) = self.config.credentials.get(registry) {
             builder = builder.basic_auth(&credentials.username, Some(credentials.password()));
         }
@@ -284,6 +310,13 @@ pub(crate) fn delete_scope(name: &str) -> String {
 /// The header value, or an empty string when absent or not text.
 pub(crate) fn header(response: &Response, name: &str) -> String {
     response.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("").to_string()
+}
+
+fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .pool_max_idle_per_host(16)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! PUT of the same bytes under a tag, and retag: build once, promote by digest.
 
 use bytes::Bytes;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode};
 
@@ -153,16 +154,19 @@ impl RegistryClient {
         self.put_tags(source.repository(), &manifest, tags).await
     }
 
-    /// PUTs `manifest` under each of `tags`.
+    /// PUTs `manifest` under each of `tags`, a few at a time (`ClientConfig::parallel_tags`). On an error the
+    /// tags already written stay written; the error names the one that failed.
     pub async fn put_tags(
         &self,
         repository: &Repository,
         manifest: &Manifest,
         tags: &[String],
     ) -> Result<Tagged, RegistryError> {
-        for tag in tags {
-            self.put_manifest(repository, &Target::Tag(tag.clone()), manifest).await?;
-        }
+        stream::iter(tags)
+            .map(|tag| async move { self.put_manifest(repository, &Target::Tag(tag.clone()), manifest).await })
+            .buffer_unordered(self.config.parallel_tags.max(1))
+            .try_for_each(|_| async { Ok(()) })
+            .await?;
         Ok(Tagged { digest: manifest.digest.clone(), tags: tags.to_vec() })
     }
 }

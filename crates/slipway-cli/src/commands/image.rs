@@ -65,7 +65,13 @@ enum Format {
 
 pub fn run(command: ImageCommand, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let client = RegistryClient::new(config.client_config()?)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    // A copy streams several blobs at once and gains from threads; the other commands are two or three requests,
+    // where starting worker threads would cost more than the requests.
+    let mut runtime = match command {
+        ImageCommand::Copy(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = runtime.enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
         match command {
             ImageCommand::Tag(args) => {
