@@ -49,9 +49,11 @@
 //!   reaps registries whose owning process is gone).
 
 mod docker;
+mod git;
 mod registry;
 mod token;
 
 pub use docker::{LocalTags, build_image, pull_digest, push, remove_local, unique_name};
+pub use git::{GitServer, RepoFile};
 pub use registry::{Auth, Registry};
 pub use token::{Access, ISSUER, SERVICE, TokenRequest, TokenServer};

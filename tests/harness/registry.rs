@@ -344,7 +344,7 @@ fn read_log(path: &Path) -> String {
 }
 
 /// A port nothing listens on right now (bind port 0, read it, release it).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind a port on 127.0.0.1: {e}; is loopback up?"));
     listener.local_addr().expect("a bound socket has a local address").port()

@@ -15,6 +15,7 @@ pub const DEFAULT_FILE: &str = "slipway.toml";
 pub struct Config {
     pub index: IndexConfig,
     pub registry: RegistryConfig,
+    pub pipeline: PipelineConfig,
     /// Credentials and transport per registry host (`host[:port]`).
     pub registries: BTreeMap<String, RegistryAccess>,
 }
@@ -71,6 +72,41 @@ impl Default for RegistryConfig {
     }
 }
 
+/// Where the pipeline keeps its state and how it runs builds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Git mirrors, checkouts and (by default) the SQLite database live here.
+    pub data_dir: PathBuf,
+    /// `sqlite:///path/slipway.db` or `postgres://user@host:port/db`; default: `slipway.db` in `data_dir`.
+    pub database: Option<String>,
+    /// Builds run at once by `slipway run`.
+    pub workers: usize,
+    /// Docker network mode for builds and prebuild scripts; `none` keeps them off the network.
+    pub build_network: String,
+    pub build_timeout_s: u64,
+    /// A user test script's time limit when the project sets no `test-timeout`.
+    pub test_timeout_s: u64,
+    /// The image prebuild scripts run in, and the port check's image (needs `sh` and `nc`).
+    pub tools_image: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            data_dir: std::env::var_os("SLIPWAY_HOME")
+                .map_or_else(|| PathBuf::from("/var/lib/slipway"), PathBuf::from)
+                .join("data"),
+            database: None,
+            workers: 2,
+            build_network: "none".into(),
+            build_timeout_s: 30 * 60,
+            test_timeout_s: 10 * 60,
+            tools_image: "slipway/busybox:latest".into(),
+        }
+    }
+}
+
 impl Config {
     /// Loads `explicit` if given (it must exist), else `slipway.toml` here if present, else the defaults.
     /// Relative paths in a file are taken from the file's directory.
@@ -88,6 +124,11 @@ impl Config {
             && config.index.path.is_relative()
         {
             config.index.path = dir.join(&config.index.path);
+        }
+        if let Some(dir) = path.parent()
+            && config.pipeline.data_dir.is_relative()
+        {
+            config.pipeline.data_dir = dir.join(&config.pipeline.data_dir);
         }
         Ok(config)
     }

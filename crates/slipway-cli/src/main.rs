@@ -35,6 +35,15 @@ enum Command {
     Image(commands::image::ImageCommand),
     /// Copy images or whole repositories from one registry to another, idempotently.
     Mirror(commands::mirror::MirrorArgs),
+    /// Build, test and deliver the index's projects now, parents first.
+    Run(commands::run::RunArgs),
+    /// Each project's last build: state, failing stage, error, digest and where its log is.
+    Status(commands::status::StatusArgs),
+    /// A build's stage logs.
+    Logs(commands::logs::LogsArgs),
+    /// The database.
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +55,10 @@ fn main() -> ExitCode {
         Command::Index(command) => commands::index::run(command, &config, &mut out),
         Command::Image(command) => commands::image::run(command, &config, &mut out),
         Command::Mirror(args) => commands::mirror::run(&args, &config, &mut out),
+        Command::Run(args) => commands::run::run(&args, &config, &mut out),
+        Command::Status(args) => commands::status::run(&args, &config, &mut out),
+        Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
+        Command::Db(command) => commands::db::run(command, &config, &mut out),
     });
     let outcome = outcome.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match outcome {

@@ -30,6 +30,7 @@ mod report;
 mod source;
 mod yaml;
 
+pub use checks::did_you_mean;
 pub use diagnostic::{Code, Diagnostic, Related, Severity};
 pub use entry::{Entry, INDEX_FIELDS};
 pub use graph::DependencyGraph;

@@ -162,8 +162,10 @@ impl RegistryClient {
         manifest: &Manifest,
         tags: &[String],
     ) -> Result<Tagged, RegistryError> {
-        stream::iter(tags)
-            .map(|tag| async move { self.put_manifest(repository, &Target::Tag(tag.clone()), manifest).await })
+        // Owned items: a closure over `&String` makes the future's `Send` depend on a lifetime the compiler
+        // cannot name, and the future could not be spawned.
+        stream::iter(tags.iter().cloned().map(Target::Tag))
+            .map(|target| async move { self.put_manifest(repository, &target, manifest).await })
             .buffer_unordered(self.config.parallel_tags.max(1))
             .try_for_each(|_| async { Ok(()) })
             .await?;

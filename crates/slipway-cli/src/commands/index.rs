@@ -72,7 +72,7 @@ pub fn run(command: IndexCommand, config: &Config, out: &mut dyn Write) -> anyho
     }
 }
 
-fn load(path: Option<&Path>, config: &Config) -> anyhow::Result<(PathBuf, Index)> {
+pub(crate) fn load(path: Option<&Path>, config: &Config) -> anyhow::Result<(PathBuf, Index)> {
     let path = path.map_or_else(|| config.index.path.clone(), Path::to_path_buf);
     let index = Index::load(&path).with_context(|| format!("cannot load the index at {}", path.display()))?;
     Ok((path, index))
@@ -251,7 +251,7 @@ fn dot(graph: &DependencyGraph, focus: Option<usize>) -> String {
 }
 
 /// `show` and `graph` leave invalid entries out; say so on stderr so the output stays clean.
-fn report_errors_on_stderr(index: &Index) {
+pub(crate) fn report_errors_on_stderr(index: &Index) {
     let errors: Vec<&Diagnostic> = index.errors().collect();
     if !errors.is_empty() {
         eprintln!(

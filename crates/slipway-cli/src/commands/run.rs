@@ -1,0 +1,136 @@
+//! `slipway run [--index PATH] [--only IMAGE]...`: build, test and deliver the index's projects now, with a
+//! local pool of workers. Parents build before their children; a child whose parent failed is skipped with
+//! that reason. Exit 1 when any build did not succeed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use slipway_docker::Docker;
+use slipway_engine::{enqueue_plan, plan_builds};
+use slipway_registry::RegistryClient;
+use slipway_store::{BuildState, Store};
+use slipway_workers::{Worker, WorkerSettings, run_worker};
+use tokio::sync::watch;
+
+use super::index::{load, report_errors_on_stderr};
+use super::pipeline::PipelineArgs;
+use super::status::status_of;
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The index: a directory holding index.d/, a directory of index files, or one file (default: [index] path).
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Build only this project (`app-id/job-id:desired-tag`); repeat for several.
+    #[arg(long = "only", value_name = "IMAGE")]
+    only: Vec<String>,
+    /// Builds run at once (default: [pipeline] workers).
+    #[arg(long)]
+    workers: Option<usize>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let (path, index) = load(args.index.as_deref(), config)?;
+    report_errors_on_stderr(&index);
+    let plan = plan_builds(&index, &args.only)?;
+    if plan.builds.is_empty() {
+        writeln!(out, "nothing to build: {} has no valid project", path.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let registry = args.pipeline.registry(config);
+        let docker = Docker::connect(None).await.context("Docker is needed to build: is dockerd running?")?;
+        let client = RegistryClient::new(config.client_config()?)?;
+        let queued = enqueue_plan(&store, &plan, "slipway run", 3).await?;
+        writeln!(out, "queued {} build(s) from {}, delivering to {registry}", queued.len(), path.display())?;
+        out.flush()?;
+
+        let workers = args.workers.unwrap_or(config.pipeline.workers).max(1);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut pool = tokio::task::JoinSet::new();
+        for n in 0..workers {
+            let settings = worker_settings(config, &args.pipeline, &registry, n);
+            let worker = Worker::new(store.clone(), docker.clone(), client.clone(), settings);
+            pool.spawn(run_worker(worker, stop_rx.clone(), true));
+        }
+        let ids: Vec<i64> = queued.iter().map(|q| q.build.id).collect();
+        let progress = report_progress(&store, &ids, out);
+        tokio::select! {
+            result = progress => result?,
+            _ = tokio::signal::ctrl_c() => {
+                let _ = stop_tx.send(true);
+                anyhow::bail!("interrupted: running builds were left to be resumed by the next run or worker");
+            }
+        }
+        let _ = stop_tx.send(true);
+        while let Some(result) = pool.join_next().await {
+            result.context("a worker stopped")??;
+        }
+        let mut failed = 0;
+        for id in &ids {
+            let build = store.build(*id).await?;
+            if build.state != BuildState::Succeeded {
+                failed += 1;
+            }
+        }
+        writeln!(out, "{} succeeded, {failed} did not; `slipway status` shows the details", ids.len() - failed)?;
+        Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::EXIT_INVALID) })
+    })
+}
+
+fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
+    let name = format!("{}-{}-{n}", hostname(), std::process::id());
+    let pipeline = &config.pipeline;
+    let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));
+    settings.build_network = Some(pipeline.build_network.clone()).filter(|n| n != "default");
+    settings.build_timeout = Duration::from_secs(pipeline.build_timeout_s);
+    settings.test_timeout = Duration::from_secs(pipeline.test_timeout_s);
+    settings.prebuild_image = pipeline.tools_image.clone();
+    settings.busybox_image = pipeline.tools_image.clone();
+    settings
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "local".into())
+}
+
+/// Prints each build's end as it happens, until every one has ended.
+async fn report_progress(store: &Store, ids: &[i64], out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut reported = vec![false; ids.len()];
+    loop {
+        for (n, id) in ids.iter().enumerate() {
+            if reported[n] {
+                continue;
+            }
+            let build = store.build(*id).await?;
+            if !build.state.is_finished() {
+                continue;
+            }
+            reported[n] = true;
+            let project = store.project(build.project_id).await?;
+            let status = status_of(&project, Some(&build));
+            write!(out, "{:<40} #{:<4} {}", status.image, build.number, status.state)?;
+            match (&status.failed_stage, &status.error) {
+                (Some(stage), Some(error)) => writeln!(out, " at {stage}: {error}")?,
+                (None, Some(error)) => writeln!(out, ": {error}")?,
+                _ => writeln!(out, " {}", status.digest.unwrap_or_default())?,
+            }
+            out.flush()?;
+        }
+        if reported.iter().all(|r| *r) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -1,0 +1,320 @@
+//! `docker build` with the classic builder: the context is streamed in, every output line is passed on as it
+//! comes, and a failure is sorted into what the maintainer must fix (the Dockerfile, one step) or what
+//! Slipway must (the daemon, the timeout).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{BuildImageOptions, RemoveContainerOptions};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+
+use crate::client::Docker;
+use crate::context::{ContextArchive, ContextError};
+use crate::error::{DockerError, message_of};
+use crate::log::{LineSplitter, StatusFilter, human};
+
+/// What to build. `pull` is never requested: base images come from the worker's daemon (a missing base image is
+/// still fetched by the daemon itself if it can reach a registry).
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    pub context: ContextArchive,
+    /// `registry/name:tag` given to the built image.
+    pub tag: String,
+    pub build_args: BTreeMap<String, String>,
+    /// Added to the image (the classic builder appends them as a final `LABEL`).
+    pub labels: BTreeMap<String, String>,
+    /// Network for `RUN` steps: `None` is the daemon's default, `Some("none")` cuts them off (tests).
+    pub network_mode: Option<String>,
+    /// The whole build, upload included; when it passes, the build is stopped and its container removed.
+    pub timeout: Duration,
+    pub no_cache: bool,
+    /// Memory limit of each `RUN` container (swap off). The API takes an `i32`, so at most 2 GiB - 1.
+    pub memory_bytes: Option<i64>,
+}
+
+impl BuildSpec {
+    /// A spec with no build args or labels, the daemon's network, a 30-minute timeout, cache on, no memory limit.
+    pub fn new(context: ContextArchive, tag: impl Into<String>) -> BuildSpec {
+        BuildSpec {
+            context,
+            tag: tag.into(),
+            build_args: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            network_mode: None,
+            timeout: Duration::from_secs(30 * 60),
+            no_cache: false,
+            memory_bytes: None,
+        }
+    }
+}
+
+/// The image a successful build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// `sha256:…`, the image id (config digest).
+    pub id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the Dockerfile is invalid: {message}; fix the Dockerfile and push again")]
+    Dockerfile { message: String },
+    #[error(
+        "the build failed at {}: {message}; fix that step (its output is in the build log above) and push again",
+        step.as_deref().unwrap_or("an unknown step")
+    )]
+    Step { step: Option<String>, message: String },
+    #[error(
+        "the build was stopped after {} (the build timeout){}; make the slow step faster or raise the timeout",
+        human(*after), step.as_ref().map(|s| format!(" during {s}")).unwrap_or_default()
+    )]
+    Timeout { after: Duration, step: Option<String> },
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+/// What the build stream has said so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// `Step 3/5 : RUN make`
+    step: Option<String>,
+    /// The container of the running step (`---> Running in 0a1b2c3d4e5f`).
+    container: Option<String>,
+    image_id: Option<String>,
+}
+
+impl Progress {
+    fn observe(&mut self, line: &str) {
+        let trimmed = line.trim();
+        if trimmed.starts_with("Step ") && trimmed.contains(" : ") {
+            self.step = Some(trimmed.to_string());
+            self.container = None;
+        } else if let Some(id) = trimmed.strip_prefix("---> Running in ") {
+            self.container = Some(id.trim().to_string());
+        } else if let Some(id) = trimmed.strip_prefix("Successfully built ") {
+            self.image_id.get_or_insert_with(|| id.trim().to_string());
+        }
+    }
+}
+
+impl Docker {
+    /// Builds `spec`, passing every output line to `log` as it comes.
+    pub async fn build(&self, spec: &BuildSpec, log: &mut (dyn FnMut(&str) + Send)) -> Result<BuiltImage, BuildError> {
+        let started = Instant::now();
+        let options = build_options(spec)?;
+        // bollard's timeout covers waiting for response headers, which come only after the whole upload.
+        let client = self.api().clone().with_timeout(spec.timeout + Duration::from_secs(30));
+        // A failure to read the archive back reaches bollard as a broken request; keep the real cause.
+        let read_error = Arc::new(Mutex::new(None));
+        let slot = Arc::clone(&read_error);
+        let body = spec.context.stream().inspect_err(move |err| {
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(io::Error::new(err.kind(), err.to_string()));
+            }
+        });
+        let stream = client.build_image(options, None, Some(bollard::body_try_stream(body)));
+        let mut progress = Progress::default();
+        let outcome = tokio::time::timeout(spec.timeout, follow(stream, &mut progress, log)).await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                if let Some(source) = read_error.lock().ok().and_then(|mut slot| slot.take()) {
+                    return Err(BuildError::Context(ContextError::Stream { source }));
+                }
+                return Err(self.classify(err, &progress));
+            }
+            Err(_) => {
+                let after = started.elapsed();
+                self.stop_build(&progress, log).await;
+                log(&format!("[slipway] build stopped after {} (timeout {})", human(after), human(spec.timeout)));
+                return Err(BuildError::Timeout { after, step: progress.step });
+            }
+        }
+        let id = match progress.image_id {
+            Some(id) if id.starts_with("sha256:") => id,
+            _ => self.image_config(&spec.tag).await?.id,
+        };
+        tracing::info!(image.tag = %spec.tag, image.id = %id, duration_ms = started.elapsed().as_millis() as u64, "built");
+        Ok(BuiltImage { id })
+    }
+
+    fn classify(&self, err: BollardError, progress: &Progress) -> BuildError {
+        let message = match &err {
+            // Said by the builder: mid-stream, or as the answer to the request (20.10 answers parse errors so).
+            BollardError::DockerStreamError { .. } | BollardError::DockerResponseServerError { .. } => message_of(&err),
+            _ => return BuildError::Docker(self.ctx("build an image").classify(err, None)),
+        };
+        if message.to_ascii_lowercase().contains("no space left on device") {
+            // The worker's disk, not the project: say so instead of blaming the step.
+            let endpoint = self.endpoint().to_string();
+            let operation = "build an image (the daemon's disk is full)".to_string();
+            BuildError::Docker(DockerError::Api { endpoint, operation, status: None, message })
+        } else if is_dockerfile_error(&message) {
+            BuildError::Dockerfile { message }
+        } else if progress.step.is_some() {
+            BuildError::Step { step: progress.step.clone(), message }
+        } else if message.to_ascii_lowercase().contains("dockerfile") {
+            BuildError::Dockerfile { message }
+        } else {
+            BuildError::Docker(self.ctx("build an image").classify(err, None))
+        }
+    }
+
+    /// Dropping the build request makes the daemon kill and remove the running step's container; removing it here
+    /// as well makes that certain before the caller goes on. Earlier steps' images stay as build cache.
+    async fn stop_build(&self, progress: &Progress, log: &mut (dyn FnMut(&str) + Send)) {
+        let Some(container) = &progress.container else { return };
+        let options = RemoveContainerOptions { force: true, v: true, link: false };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.api().remove_container(container, Some(options.clone())).await {
+                Ok(()) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => break,
+                // 409: the daemon is already removing it; wait until it is gone.
+                Err(err) if Instant::now() < deadline => {
+                    tracing::debug!(container.id = %container, error = %err, "waiting for the build container to go");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => {
+                    tracing::warn!(container.id = %container, error = %err, "could not remove a timed-out build container");
+                    log(&format!("[slipway] could not remove build container {container}: {err}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn build_options(spec: &BuildSpec) -> Result<BuildImageOptions, DockerError> {
+    let memory = match spec.memory_bytes {
+        None => None,
+        Some(bytes) => Some(i32::try_from(bytes).ok().filter(|b| *b >= 6 * 1024 * 1024).ok_or_else(|| {
+            DockerError::InvalidSpec {
+                field: "build memory limit",
+                message: format!("{bytes} bytes; the classic builder accepts 6 MiB to 2 GiB - 1"),
+            }
+        })?),
+    };
+    let map = |m: &BTreeMap<String, String>| -> Option<HashMap<String, String>> {
+        (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
+    Ok(BuildImageOptions {
+        dockerfile: spec.context.dockerfile_name().to_string(),
+        t: Some(spec.tag.clone()),
+        nocache: spec.no_cache,
+        pull: None,
+        rm: true,
+        // Remove intermediate containers after a failed step too.
+        forcerm: true,
+        memory,
+        memswap: memory,
+        buildargs: map(&spec.build_args),
+        labels: map(&spec.labels),
+        networkmode: spec.network_mode.clone(),
+        ..Default::default()
+    })
+}
+
+/// Passes the build's lines on until the stream ends or fails.
+async fn follow(
+    stream: impl Stream<Item = Result<bollard::models::BuildInfo, BollardError>>,
+    progress: &mut Progress,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), BollardError> {
+    let mut stream = std::pin::pin!(stream);
+    let mut lines = LineSplitter::default();
+    let mut statuses = StatusFilter::default();
+    let result = loop {
+        let info = match stream.next().await {
+            None => break Ok(()),
+            Some(Err(err)) => break Err(err),
+            Some(Ok(info)) => info,
+        };
+        if let Some(text) = &info.stream {
+            lines.push(text.as_bytes(), &mut |line| {
+                progress.observe(line);
+                log(line);
+            });
+        }
+        if let Some(status) = &info.status {
+            // Pulling a base image: "Pulling fs layer", "Downloading", … once per change.
+            if statuses.changed(status) {
+                log(&match &info.id {
+                    Some(id) => format!("{id}: {status}"),
+                    None => status.clone(),
+                });
+            }
+        }
+        if let Some(id) = info.aux.and_then(|aux| aux.id) {
+            progress.image_id = Some(id);
+        }
+    };
+    lines.finish(&mut |line| {
+        progress.observe(line);
+        log(line);
+    });
+    result
+}
+
+/// Errors the Dockerfile's author must fix before any step could run.
+fn is_dockerfile_error(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["dockerfile parse error", "unknown instruction", "cannot locate specified dockerfile", "failed to process \""]
+        .iter()
+        .any(|needle| lower.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_follows_steps_and_containers() {
+        let mut p = Progress::default();
+        for line in ["Step 1/3 : FROM x", " ---> abc", "Step 2/3 : RUN make", " ---> Running in 0a1b2c3d4e5f"] {
+            p.observe(line);
+        }
+        assert_eq!(p.step.as_deref(), Some("Step 2/3 : RUN make"));
+        assert_eq!(p.container.as_deref(), Some("0a1b2c3d4e5f"));
+        p.observe("Step 3/3 : LABEL a=b");
+        assert_eq!(p.container, None);
+    }
+
+    #[test]
+    fn dockerfile_errors() {
+        let cases = [
+            ("Dockerfile parse error line 3: unknown instruction: FORM", true),
+            ("failed to process \"${X\": missing ':' in substitution", true),
+            ("Cannot locate specified Dockerfile: Dockerfile.prod", true),
+            ("The command '/bin/sh -c false' returned a non-zero code: 1", false),
+            ("COPY failed: file not found in build context", false),
+        ];
+        for (message, want) in cases {
+            assert_eq!(is_dockerfile_error(message), want, "{message}");
+        }
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let step = BuildError::Step {
+            step: Some("Step 3/5 : RUN false".into()),
+            message: "The command '/bin/sh -c false' returned a non-zero code: 1".into(),
+        };
+        assert_eq!(
+            step.to_string(),
+            "the build failed at Step 3/5 : RUN false: The command '/bin/sh -c false' returned a non-zero code: 1; \
+             fix that step (its output is in the build log above) and push again"
+        );
+        let timeout =
+            BuildError::Timeout { after: Duration::from_secs(3), step: Some("Step 2/2 : RUN sleep 60".into()) };
+        assert_eq!(
+            timeout.to_string(),
+            "the build was stopped after 3 s (the build timeout) during Step 2/2 : RUN sleep 60; make the slow step \
+             faster or raise the timeout"
+        );
+    }
+}

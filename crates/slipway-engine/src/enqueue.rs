@@ -1,0 +1,60 @@
+//! Turning a build plan into queued builds: every planned project is recorded (with the index file and line it
+//! came from) and gets a build whose job waits for its parents' builds in the same plan.
+
+use slipway_store::{Build, NewBuild, NewProject, Store, StoreError};
+
+use crate::plan::BuildPlan;
+use crate::spec::ProjectSpec;
+
+/// Builds a run queues at this priority; triggers of later issues rank around it.
+pub const MANUAL_PRIORITY: i32 = 100;
+
+#[derive(Debug, Clone)]
+pub struct QueuedBuild {
+    pub image: String,
+    pub build: Build,
+}
+
+/// Records the plan's projects and queues one build each, parents first, with `cause`.
+pub async fn enqueue_plan(
+    store: &Store,
+    plan: &BuildPlan<'_>,
+    cause: &str,
+    max_attempts: i32,
+) -> Result<Vec<QueuedBuild>, StoreError> {
+    let mut queued: Vec<QueuedBuild> = Vec::with_capacity(plan.builds.len());
+    for planned in &plan.builds {
+        let Some(project) = &planned.entry.project else { continue };
+        let spec = ProjectSpec::new(project, planned.shared_repository);
+        let origin = &planned.entry.origin;
+        let record = NewProject {
+            image: spec.image.clone(),
+            app_id: project.image.namespace().to_string(),
+            job_id: project.image.name().to_string(),
+            desired_tag: spec.desired_tag.clone(),
+            git_url: spec.git_url.clone(),
+            git_branch: spec.git_branch.clone(),
+            git_path: spec.git_path.clone(),
+            target_file: spec.target_file.clone(),
+            build_context: spec.build_context.clone(),
+            depends_on: spec.depends_on.clone(),
+            notify_email: Some(spec.notify_email.clone()).filter(|e| !e.is_empty()),
+            entry: spec.to_json(),
+            index_file: origin.file.display().to_string(),
+            index_line: i32::try_from(origin.line).unwrap_or(i32::MAX),
+        };
+        let stored = store.upsert_project(&record).await?;
+        let parents = planned.parents.iter().filter_map(|p| queued.get(*p).map(|q| q.build.id)).collect();
+        let build = store
+            .create_build(&NewBuild {
+                project_id: stored.id,
+                causes: vec![cause.to_string()],
+                parents,
+                priority: MANUAL_PRIORITY,
+                max_attempts,
+            })
+            .await?;
+        queued.push(QueuedBuild { image: spec.image, build });
+    }
+    Ok(queued)
+}

@@ -1,0 +1,112 @@
+//! What a worker needs to know of a project, stored with the project row so a worker on any host builds
+//! exactly what the index said when the build was queued.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use slipway_index::{NotifyOn, Project, Promotion};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    /// `app/job:tag`.
+    pub image: String,
+    /// The repository path in the registry (`app/job`, or `job` for app-id `library`).
+    pub repository: String,
+    pub desired_tag: String,
+    pub git_url: String,
+    pub git_branch: String,
+    /// Repository-relative paths, normalised, `""` for the root.
+    pub git_path: String,
+    pub target_file: String,
+    pub build_context: String,
+    pub depends_on: Vec<String>,
+    pub notify_email: String,
+    pub notify_on: String,
+    pub prebuild_script: Option<String>,
+    pub prebuild_context: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub test_script: Option<String>,
+    pub test_skip: bool,
+    pub test_timeout_s: Option<u64>,
+    /// `auto` or `manual`.
+    pub promotion: String,
+    pub shared_repository: bool,
+}
+
+impl ProjectSpec {
+    pub fn new(project: &Project, shared_repository: bool) -> Self {
+        ProjectSpec {
+            image: project.image.key(),
+            repository: project.image.repository(),
+            desired_tag: project.image.tag().to_string(),
+            git_url: project.git_url.clone(),
+            git_branch: project.git_branch.clone(),
+            git_path: project.git_path.as_str().to_string(),
+            target_file: project.target_file.as_str().to_string(),
+            build_context: project.build_context.as_str().to_string(),
+            depends_on: project.depends_on.iter().map(|p| p.image.key()).collect(),
+            notify_email: project.notify_email.clone(),
+            notify_on: match project.notify_on {
+                NotifyOn::Failure => "failure",
+                NotifyOn::Always => "always",
+                NotifyOn::Never => "never",
+            }
+            .to_string(),
+            prebuild_script: project.prebuild.as_ref().map(|p| p.script.as_str().to_string()),
+            prebuild_context: project.prebuild.as_ref().map(|p| p.context.as_str().to_string()),
+            build_args: project.build_args.clone(),
+            test_script: project.test.script.as_ref().map(|s| s.as_str().to_string()),
+            test_skip: project.test.skip.unwrap_or(false),
+            test_timeout_s: project.test.timeout.map(|t| t.as_secs()),
+            promotion: match project.promotion {
+                Promotion::Auto => "auto",
+                Promotion::Manual => "manual",
+            }
+            .to_string(),
+            shared_repository,
+        }
+    }
+
+    pub fn manual_promotion(&self) -> bool {
+        self.promotion == "manual"
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let text = "Projects:
+  - id: 1
+    app-id: demo
+    job-id: web
+    git-url: git://127.0.0.1/web
+    git-branch: main
+    git-path: app
+    target-file: Dockerfile
+    desired-tag: '3.10'
+    notify-email: a@example.com
+    depends-on: [demo/base:latest]
+    promotion: manual
+    test-script: tests/run.sh
+    build-args: {A: '1'}
+";
+        let index = slipway_index::Index::from_texts([("index.d/demo.yaml".into(), text.to_string())]);
+        let project = index.projects().next().expect("a project");
+        let spec = ProjectSpec::new(project, false);
+        assert_eq!(spec.image, "demo/web:3.10");
+        assert_eq!(spec.target_file, "app/Dockerfile");
+        assert_eq!(spec.build_context, "app");
+        assert_eq!(spec.test_script.as_deref(), Some("app/tests/run.sh"));
+        assert!(spec.manual_promotion());
+        assert_eq!(spec.notify_on, "failure");
+        let back: ProjectSpec = serde_json::from_value(spec.to_json()).expect("json");
+        assert_eq!(back, spec);
+    }
+}

@@ -1,0 +1,14 @@
+//! sea-orm entities, one per table (schema in the `slipway-migrations` crate). States are text here; the
+//! public types in the crate root parse them into enums.
+
+pub(crate) mod build;
+pub(crate) mod build_parent;
+pub(crate) mod finding;
+pub(crate) mod image;
+pub(crate) mod job;
+pub(crate) mod log_chunk;
+pub(crate) mod project;
+pub(crate) mod promotion;
+pub(crate) mod stage;
+pub(crate) mod tag_event;
+pub(crate) mod test_result;

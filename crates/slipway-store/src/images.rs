@@ -1,0 +1,253 @@
+//! Images (a digest in a repository and its QA state), the history of every tag move, and promotions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::Serialize;
+
+use crate::entities::{image, promotion, tag_event};
+use crate::error::{Context, StoreError, not_found, parse_state};
+use crate::states::QaState;
+use crate::{Store, now};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewImage {
+    pub project_id: i64,
+    pub build_id: i64,
+    /// "host:port/app/job".
+    pub repository: String,
+    pub digest: String,
+    pub qa_state: QaState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    pub id: i64,
+    pub project_id: i64,
+    /// The build that recorded the digest last.
+    pub build_id: i64,
+    pub repository: String,
+    pub digest: String,
+    pub qa_state: QaState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<image::Model> for Image {
+    type Error = StoreError;
+
+    fn try_from(m: image::Model) -> Result<Self, StoreError> {
+        Ok(Image {
+            qa_state: parse_state("images", "qa_state", m.id, &m.qa_state)?,
+            id: m.id,
+            project_id: m.project_id,
+            build_id: m.build_id,
+            repository: m.repository,
+            digest: m.digest,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// One move of a tag: `tag` now points at `digest`, and pointed at `previous_digest` before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewTagEvent {
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub previous_digest: Option<String>,
+    /// Who moved it: "build app/job:tag#12", "user alice".
+    pub by: String,
+    pub build_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagEvent {
+    pub id: i64,
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub previous_digest: Option<String>,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub build_id: Option<i64>,
+}
+
+/// A promotion of an image from one tier to the next (`test` → `rc` → `release`), whether it worked or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewPromotion {
+    pub build_id: i64,
+    pub image_id: i64,
+    pub from_tier: String,
+    pub to_tier: String,
+    pub succeeded: bool,
+    pub by: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    pub id: i64,
+    pub build_id: i64,
+    pub image_id: i64,
+    pub from_tier: String,
+    pub to_tier: String,
+    pub succeeded: bool,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub error: Option<String>,
+}
+
+const PROMOTION_SUCCEEDED: &str = "succeeded";
+const PROMOTION_FAILED: &str = "failed";
+
+impl Store {
+    /// Records a digest, or, when the repository already has it (a rebuild produced the same image), moves it
+    /// to this build with the given QA state: the new build tests it again.
+    pub async fn record_image(&self, i: &NewImage) -> Result<Image, StoreError> {
+        let what = || format!("recording image {}@{}", i.repository, i.digest);
+        let now = now();
+        let row = image::ActiveModel {
+            id: NotSet,
+            project_id: Set(i.project_id),
+            build_id: Set(i.build_id),
+            repository: Set(i.repository.clone()),
+            digest: Set(i.digest.clone()),
+            qa_state: Set(i.qa_state.as_str().to_string()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let update = OnConflict::columns([image::Column::Repository, image::Column::Digest])
+            .update_columns([
+                image::Column::ProjectId,
+                image::Column::BuildId,
+                image::Column::QaState,
+                image::Column::UpdatedAt,
+            ])
+            .to_owned();
+        image::Entity::insert(row).on_conflict(update).exec_without_returning(&self.db).await.context(what)?;
+        let stored = image::Entity::find()
+            .filter(image::Column::Repository.eq(&i.repository))
+            .filter(image::Column::Digest.eq(&i.digest))
+            .one(&self.db)
+            .await
+            .context(what)?;
+        stored.ok_or_else(|| not_found("image", &format!("{}@{}", i.repository, i.digest)))?.try_into()
+    }
+
+    pub async fn set_image_state(&self, image_id: i64, state: QaState) -> Result<(), StoreError> {
+        let result = image::Entity::update_many()
+            .col_expr(image::Column::QaState, Expr::value(state.as_str()))
+            .col_expr(image::Column::UpdatedAt, Expr::value(now()))
+            .filter(image::Column::Id.eq(image_id))
+            .exec(&self.db)
+            .await
+            .context(|| format!("setting the QA state of image {image_id} to {state}"))?;
+        if result.rows_affected == 0 {
+            return Err(not_found("image", &image_id));
+        }
+        Ok(())
+    }
+
+    /// The image the build recorded last, if any.
+    pub async fn image_of_build(&self, build_id: i64) -> Result<Option<Image>, StoreError> {
+        let row = image::Entity::find()
+            .filter(image::Column::BuildId.eq(build_id))
+            .order_by_desc(image::Column::UpdatedAt)
+            .order_by_desc(image::Column::Id)
+            .one(&self.db)
+            .await
+            .context(|| format!("reading the image of build {build_id}"))?;
+        row.map(Image::try_from).transpose()
+    }
+
+    pub async fn record_tag_event(&self, e: &NewTagEvent) -> Result<(), StoreError> {
+        tag_event::ActiveModel {
+            id: NotSet,
+            registry: Set(e.registry.clone()),
+            repository: Set(e.repository.clone()),
+            tag: Set(e.tag.clone()),
+            digest: Set(e.digest.clone()),
+            previous_digest: Set(e.previous_digest.clone()),
+            at: Set(now()),
+            by: Set(e.by.clone()),
+            build_id: Set(e.build_id),
+        }
+        .insert(&self.db)
+        .await
+        .context(|| format!("recording the move of {}:{} to {}", e.repository, e.tag, e.digest))?;
+        Ok(())
+    }
+
+    /// The moves of the repository's tags (of one tag, if given), newest first.
+    pub async fn tag_history(&self, repository: &str, tag: Option<&str>) -> Result<Vec<TagEvent>, StoreError> {
+        let mut query = tag_event::Entity::find().filter(tag_event::Column::Repository.eq(repository));
+        if let Some(tag) = tag {
+            query = query.filter(tag_event::Column::Tag.eq(tag));
+        }
+        let rows = query
+            .order_by_desc(tag_event::Column::Id)
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the tag history of {repository}"))?;
+        Ok(rows
+            .into_iter()
+            .map(|m| TagEvent {
+                id: m.id,
+                registry: m.registry,
+                repository: m.repository,
+                tag: m.tag,
+                digest: m.digest,
+                previous_digest: m.previous_digest,
+                at: m.at,
+                by: m.by,
+                build_id: m.build_id,
+            })
+            .collect())
+    }
+
+    pub async fn record_promotion(&self, p: &NewPromotion) -> Result<(), StoreError> {
+        promotion::ActiveModel {
+            id: NotSet,
+            build_id: Set(p.build_id),
+            image_id: Set(p.image_id),
+            from_tier: Set(p.from_tier.clone()),
+            to_tier: Set(p.to_tier.clone()),
+            state: Set(if p.succeeded { PROMOTION_SUCCEEDED } else { PROMOTION_FAILED }.to_string()),
+            at: Set(now()),
+            by: Set(p.by.clone()),
+            error: Set(p.error.clone()),
+        }
+        .insert(&self.db)
+        .await
+        .context(|| format!("recording the promotion {} → {} of build {}", p.from_tier, p.to_tier, p.build_id))?;
+        Ok(())
+    }
+
+    /// The build's promotions in the order they happened.
+    pub async fn promotions(&self, build_id: i64) -> Result<Vec<Promotion>, StoreError> {
+        let rows = promotion::Entity::find()
+            .filter(promotion::Column::BuildId.eq(build_id))
+            .order_by_asc(promotion::Column::Id)
+            .all(&self.db)
+            .await
+            .context(|| format!("listing the promotions of build {build_id}"))?;
+        Ok(rows
+            .into_iter()
+            .map(|m| Promotion {
+                succeeded: m.state == PROMOTION_SUCCEEDED,
+                id: m.id,
+                build_id: m.build_id,
+                image_id: m.image_id,
+                from_tier: m.from_tier,
+                to_tier: m.to_tier,
+                at: m.at,
+                by: m.by,
+                error: m.error,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,96 @@
+//! Stage logs, stored as they are produced in chunks of whole lines, keyed `(stage_id, seq)`.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::Serialize;
+
+use crate::entities::{log_chunk, stage};
+use crate::error::{Context, StoreError, not_found};
+use crate::{Store, now};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogChunk {
+    pub stage_id: i64,
+    /// 0, 1, 2… within the stage; a reader resumes after the last seq it saw.
+    pub seq: i64,
+    pub written_at: DateTime<Utc>,
+    /// One or more whole lines.
+    pub text: String,
+}
+
+impl From<log_chunk::Model> for LogChunk {
+    fn from(m: log_chunk::Model) -> Self {
+        LogChunk { stage_id: m.stage_id, seq: m.seq, written_at: m.written_at, text: m.text }
+    }
+}
+
+impl Store {
+    /// Appends a chunk and returns its seq. Writers of one stage are serialised on the stage row, so seqs are
+    /// gapless and become visible in order (a reader polling `from_seq` never skips one).
+    pub async fn append_log(&self, stage_id: i64, text: &str) -> Result<i64, StoreError> {
+        let what = || format!("appending to the log of stage {stage_id}");
+        let txn = self.write_txn().await.context(what)?;
+        let locked: Option<i64> = stage::Entity::find_by_id(stage_id)
+            .select_only()
+            .column(stage::Column::Id)
+            .lock_exclusive()
+            .into_tuple()
+            .one(&txn)
+            .await
+            .context(what)?;
+        if locked.is_none() {
+            return Err(not_found("stage", &stage_id));
+        }
+        let last: Option<Option<i64>> = log_chunk::Entity::find()
+            .select_only()
+            .expr(Func::max(Expr::col(log_chunk::Column::Seq)))
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .into_tuple()
+            .one(&txn)
+            .await
+            .context(what)?;
+        let seq = last.flatten().map_or(0, |s| s + 1);
+        log_chunk::ActiveModel {
+            id: NotSet,
+            stage_id: Set(stage_id),
+            seq: Set(seq),
+            written_at: Set(now()),
+            text: Set(text.to_string()),
+        }
+        .insert(&txn)
+        .await
+        .context(what)?;
+        txn.commit().await.context(what)?;
+        Ok(seq)
+    }
+
+    /// Up to `limit` chunks from `from_seq` on, in order.
+    pub async fn log_chunks(&self, stage_id: i64, from_seq: i64, limit: u64) -> Result<Vec<LogChunk>, StoreError> {
+        let rows = log_chunk::Entity::find()
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .filter(log_chunk::Column::Seq.gte(from_seq))
+            .order_by_asc(log_chunk::Column::Seq)
+            .limit(limit.min(i64::MAX as u64))
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the log of stage {stage_id} from chunk {from_seq}"))?;
+        Ok(rows.into_iter().map(LogChunk::from).collect())
+    }
+
+    /// The whole log of a stage (for tests and the CLI; pages stream with [`Store::log_chunks`]).
+    pub async fn log_text(&self, stage_id: i64) -> Result<String, StoreError> {
+        let chunks: Vec<String> = log_chunk::Entity::find()
+            .select_only()
+            .column(log_chunk::Column::Text)
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .order_by_asc(log_chunk::Column::Seq)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the log of stage {stage_id}"))?;
+        Ok(chunks.concat())
+    }
+}

@@ -1,0 +1,31 @@
+//! Slipway's database schema: one sea-orm migration per file, applied in file-name order by [`Migrator`].
+//!
+//! The same migrations run on SQLite and PostgreSQL. States are `text` columns (the store maps them to Rust
+//! enums), lists and index entries are JSON, and every time is a `timestamp with time zone` written by the
+//! store (never a database default, so SQLite's text timestamps all share one format and compare in order).
+//! A released migration is never edited: change the schema with a new file.
+
+// `MigrationTrait` declares `&SchemaManager` with its lifetime elided; async_trait needs the same spelling.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_init;
+mod m20261122_000002_stages_and_logs;
+mod m20261122_000003_images_and_tags;
+mod m20261122_000004_results;
+
+/// Applies the schema: `Migrator::up(&db, None)`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_init::Migration),
+            Box::new(m20261122_000002_stages_and_logs::Migration),
+            Box::new(m20261122_000003_images_and_tags::Migration),
+            Box::new(m20261122_000004_results::Migration),
+        ]
+    }
+}

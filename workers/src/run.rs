@@ -1,0 +1,162 @@
+//! One build, stage by stage: checkout → [prebuild] → lint → build → push → test → scan → deliver. Every
+//! stage is recorded with its log; the first failing stage ends the build with a message a maintainer can act
+//! on. A retried build (its lease lapsed) resumes: an image already pushed is not built again.
+
+use std::path::PathBuf;
+
+use slipway_engine::{BuildTags, ProjectSpec};
+use slipway_store::{Build, BuildOutcome, BuildState, Project, StageKind, StageState};
+
+use crate::Worker;
+use crate::failure::{StageFailure, StageResult};
+use crate::log::{LogSink, StageLog};
+
+/// What the stages learn and hand on.
+pub(crate) struct BuildRun<'w> {
+    pub worker: &'w Worker,
+    pub build: Build,
+    pub project: Project,
+    pub spec: ProjectSpec,
+    pub attempt: i32,
+    /// The checkout: the repository's files at the built commit.
+    pub source: PathBuf,
+    pub commit: Option<String>,
+    pub semver_tags: Vec<String>,
+    /// The user test settings after the per-repo cccp file was read.
+    pub test_script: Option<String>,
+    pub test_skip: bool,
+    pub test_timeout_s: Option<u64>,
+    /// The digest pushed as the test tag: everything after the push works on it.
+    pub digest: Option<String>,
+    pub tags: Option<BuildTags>,
+    /// The image was pushed by an earlier attempt: build and push are skipped.
+    pub resumed: bool,
+}
+
+impl<'w> BuildRun<'w> {
+    pub fn new(worker: &'w Worker, build: Build, project: Project, attempt: i32) -> Result<Self, StageFailure> {
+        let spec: ProjectSpec = serde_json::from_value(project.entry.clone()).map_err(|e| {
+            StageFailure::errored(format!("the stored project {} is unreadable ({e}); reload the index", project.image))
+        })?;
+        Ok(BuildRun {
+            source: worker.settings.work_dir(build.id).join("src"),
+            test_script: spec.test_script.clone(),
+            test_skip: spec.test_skip,
+            test_timeout_s: spec.test_timeout_s,
+            worker,
+            build,
+            project,
+            spec,
+            attempt,
+            commit: None,
+            semver_tags: Vec::new(),
+            digest: None,
+            tags: None,
+            resumed: false,
+        })
+    }
+
+    /// `REGISTRY/app/job`.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.worker.settings.registry, self.spec.repository)
+    }
+
+    pub fn tags(&self) -> StageResult<&BuildTags> {
+        self.tags.as_ref().ok_or_else(|| StageFailure::errored("the tags are not known before the checkout"))
+    }
+
+    pub fn digest(&self) -> StageResult<&str> {
+        self.digest.as_deref().ok_or_else(|| StageFailure::errored("no image digest was recorded before this stage"))
+    }
+
+    /// Runs every stage and says how the build ended.
+    pub async fn execute(mut self) -> BuildOutcome {
+        let store = self.worker.store.clone();
+        if let Err(err) = store.set_build_started(self.build.id, &self.worker.settings.name).await {
+            return outcome(BuildState::Errored, None, format!("the store: {err}"));
+        }
+        let result = self.stages().await;
+        let work = self.worker.settings.work_dir(self.build.id);
+        // The checkout is only needed while the build runs.
+        let _ = tokio::fs::remove_dir_all(&work).await;
+        match result {
+            Ok(()) => BuildOutcome { state: BuildState::Succeeded, failed_stage: None, error: None },
+            Err((kind, StageFailure::Failed(message))) => outcome(BuildState::Failed, Some(kind), message),
+            Err((kind, StageFailure::Errored(message))) => outcome(BuildState::Errored, Some(kind), message),
+        }
+    }
+
+    async fn stages(&mut self) -> Result<(), (StageKind, StageFailure)> {
+        macro_rules! stage {
+            ($kind:expr, $method:ident) => {{
+                let kind = $kind;
+                let (stage_id, log) = self.begin(kind).await.map_err(|e| (kind, e))?;
+                let result = self.$method(log.sink()).await;
+                self.end(kind, stage_id, log, &result).await.map_err(|e| (kind, e))?;
+                result.map_err(|e| (kind, e))?
+            }};
+        }
+        stage!(StageKind::Checkout, checkout);
+        if self.spec.prebuild_script.is_some() {
+            stage!(StageKind::Prebuild, prebuild);
+        }
+        self.resumed = self.already_pushed().await;
+        if !self.resumed {
+            stage!(StageKind::Lint, lint);
+            stage!(StageKind::Build, build_image);
+            stage!(StageKind::Push, push);
+        }
+        if !self.test_skip {
+            stage!(StageKind::Test, test);
+        }
+        stage!(StageKind::Scan, scan);
+        stage!(StageKind::Deliver, deliver);
+        Ok(())
+    }
+
+    async fn begin(&self, kind: StageKind) -> StageResult<(i64, StageLog)> {
+        let store = &self.worker.store;
+        let stage = store.start_stage(self.build.id, kind).await?;
+        let log = StageLog::start(store.clone(), stage.id);
+        if self.attempt > 1 {
+            log.sink().line(format!("[slipway] attempt {} of this build", self.attempt));
+        }
+        Ok((stage.id, log))
+    }
+
+    async fn end<T>(&self, kind: StageKind, stage_id: i64, log: StageLog, result: &StageResult<T>) -> StageResult<()> {
+        let (state, error) = match result {
+            Ok(_) => (StageState::Succeeded, None),
+            Err(StageFailure::Failed(m)) => (StageState::Failed, Some(m.as_str())),
+            Err(StageFailure::Errored(m)) => (StageState::Errored, Some(m.as_str())),
+        };
+        if let Some(message) = error {
+            log.sink().line(format!("[slipway] {kind} {}: {message}", state.as_str()));
+        }
+        log.close().await?;
+        self.worker.store.finish_stage(stage_id, state, error).await?;
+        Ok(())
+    }
+
+    /// A retried build whose image reached the registry: the digest it recorded still resolves there.
+    async fn already_pushed(&mut self) -> bool {
+        let Some(digest) = self.build.digest.clone() else { return false };
+        let Ok(reference) = format!("{}@{digest}", self.repository()).parse::<slipway_registry::Reference>() else {
+            return false;
+        };
+        match self.worker.registry.head_manifest(&reference).await {
+            Ok(Some(_)) => {
+                self.digest = Some(digest);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn outcome(state: BuildState, failed_stage: Option<StageKind>, error: String) -> BuildOutcome {
+    BuildOutcome { state, failed_stage, error: Some(error) }
+}
+
+/// Keeps `LogSink` in the signatures of the stage methods honest about where their lines go.
+pub(crate) type Log<'a> = &'a LogSink;

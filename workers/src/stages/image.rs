@@ -1,0 +1,105 @@
+//! build and push: the image is built once from the checkout and pushed under the test tag; the digest the
+//! registry answers is recorded, and every later stage works on that digest.
+
+use std::collections::BTreeMap;
+
+use slipway_docker::{BuildError, BuildSpec, PushError, pack_context};
+use slipway_store::{NewImage, NewTagEvent, QaState};
+
+use crate::failure::{StageFailure, StageResult};
+use crate::run::{BuildRun, Log};
+
+impl BuildRun<'_> {
+    pub(crate) async fn build_image(&mut self, log: Log<'_>) -> StageResult<()> {
+        let settings = &self.worker.settings;
+        let context_dir = self.source.join(&self.spec.build_context);
+        let dockerfile = self.source.join(&self.spec.target_file);
+        let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
+            .await
+            .map_err(|e| StageFailure::errored(format!("the context task stopped: {e}")))?
+            .map_err(StageFailure::failed)?;
+        let tag = format!("{}:{}", self.repository(), self.tags()?.test);
+        log.line(format!(
+            "[slipway] building {tag} from /{} (context /{})",
+            self.spec.target_file, self.spec.build_context
+        ));
+        let spec = BuildSpec {
+            context,
+            tag,
+            build_args: self.spec.build_args.clone(),
+            labels: self.labels(),
+            network_mode: settings.build_network.clone(),
+            timeout: settings.build_timeout,
+            no_cache: false,
+            memory_bytes: None,
+        };
+        match self.worker.docker.build(&spec, &mut log.callback()).await {
+            Ok(built) => {
+                log.line(format!("[slipway] built image {}", built.id));
+                Ok(())
+            }
+            Err(err @ BuildError::Docker(_)) => Err(StageFailure::errored(err)),
+            Err(err) => Err(StageFailure::failed(err)),
+        }
+    }
+
+    /// The OCI annotations every image gets, so a pulled image says where it came from.
+    fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::new();
+        let mut put = |key: &str, value: String| labels.insert(format!("org.opencontainers.image.{key}"), value);
+        put("source", self.spec.git_url.clone());
+        put("revision", self.commit.clone().unwrap_or_default());
+        put("created", chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        put("title", self.spec.image.clone());
+        put("version", self.semver_tags.first().cloned().unwrap_or_else(|| self.spec.desired_tag.clone()));
+        labels.insert("io.slipway.build".into(), format!("{}#{}", self.spec.image, self.build.number));
+        labels
+    }
+
+    pub(crate) async fn push(&mut self, log: Log<'_>) -> StageResult<()> {
+        let repository = self.repository();
+        let test_tag = self.tags()?.test.clone();
+        let previous = self.current_digest(&test_tag).await;
+        log.line(format!("[slipway] pushing {repository}:{test_tag}"));
+        let digest = match self.worker.docker.push(&repository, &test_tag, &mut log.callback()).await {
+            Ok(digest) => digest,
+            Err(err @ PushError::Unreachable { .. }) => return Err(StageFailure::errored(err)),
+            Err(err) => return Err(StageFailure::failed(err)),
+        };
+        log.line(format!("[slipway] {repository}:{test_tag} is {digest}"));
+        let store = &self.worker.store;
+        store.set_build_digest(self.build.id, &digest).await?;
+        let image = NewImage {
+            project_id: self.project.id,
+            build_id: self.build.id,
+            repository: repository.clone(),
+            digest: digest.clone(),
+            qa_state: QaState::Built,
+        };
+        store.record_image(&image).await?;
+        self.record_tag(&test_tag, &digest, previous).await?;
+        self.digest = Some(digest);
+        Ok(())
+    }
+
+    /// The digest `tag` points to now, if any (for the tag history).
+    pub(crate) async fn current_digest(&self, tag: &str) -> Option<String> {
+        let reference = format!("{}:{tag}", self.repository()).parse::<slipway_registry::Reference>().ok()?;
+        let resolved = self.worker.registry.head_manifest(&reference).await.ok()??;
+        Some(resolved.digest.to_string())
+    }
+
+    pub(crate) async fn record_tag(&self, tag: &str, digest: &str, previous: Option<String>) -> StageResult<()> {
+        let event = NewTagEvent {
+            registry: self.worker.settings.registry.clone(),
+            repository: self.repository(),
+            tag: tag.to_string(),
+            digest: digest.to_string(),
+            previous_digest: previous,
+            by: format!("build {}#{}", self.spec.image, self.build.number),
+            build_id: Some(self.build.id),
+        };
+        self.worker.store.record_tag_event(&event).await?;
+        Ok(())
+    }
+}
