@@ -21,6 +21,8 @@ pub(crate) struct BuildRun<'w> {
     /// The checkout: the repository's files at the built commit.
     pub source: PathBuf,
     pub commit: Option<String>,
+    /// The commit's time (unix seconds): the image's `created` label, so an unchanged commit builds the same image.
+    pub committed_at: i64,
     pub semver_tags: Vec<String>,
     /// The user test settings after the per-repo cccp file was read.
     pub test_script: Option<String>,
@@ -49,6 +51,7 @@ impl<'w> BuildRun<'w> {
             spec,
             attempt,
             commit: None,
+            committed_at: 0,
             semver_tags: Vec::new(),
             digest: None,
             tags: None,

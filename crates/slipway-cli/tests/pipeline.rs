@@ -28,7 +28,7 @@ fn failing(stem: &str, files: &[(&str, &str)], entry: Entry<'_>, stage: &str, me
 fn parent_and_child_are_built_tested_and_delivered_by_digest() {
     for db in [Db::Sqlite, Db::Postgres] {
         let mut s = Scenario::with_db("deliver", db);
-        s.repo("base", &[("Dockerfile", OK_DOCKERFILE)]);
+        let base_commit = s.repo("base", &[("Dockerfile", OK_DOCKERFILE)]);
         s.repo(
             "app",
             &[
@@ -58,6 +58,17 @@ fn parent_and_child_are_built_tested_and_delivered_by_digest() {
             for tag in ["test", "rc", "latest"] {
                 assert_eq!(pull_digest(&format!("{}:{tag}", s.repository(job))), digest, "{job}:{tag}");
             }
+        }
+        let base = format!("{}:latest", s.repository("base"));
+        let labels = std::process::Command::new("docker")
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", &base])
+            .output()
+            .expect("docker inspect");
+        let labels: serde_json::Value = serde_json::from_slice(&labels.stdout).expect("labels are JSON");
+        assert_eq!(labels["org.opencontainers.image.revision"], base_commit.as_str(), "{labels}");
+        assert_eq!(labels["org.opencontainers.image.source"], s.git.url("base").as_str(), "{labels}");
+        for key in ["created", "title", "version"] {
+            assert!(labels[format!("org.opencontainers.image.{key}")].is_string(), "{key}: {labels}");
         }
         let logs = s.logs("app");
         assert!(logs.contains("checked "), "the user test ran: {logs}");

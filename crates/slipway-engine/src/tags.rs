@@ -4,7 +4,7 @@
 //! several index entries share that repository (`centos/centos:7` and `centos/centos:latest`), an entry whose
 //! desired tag is not `latest` qualifies them with it (`7-test`, `7-rc`) so the entries never overwrite each
 //! other's candidates. The release tags are the desired tag, `vX.Y.Z` when the built commit carries that semver
-//! git tag, and an identity tag that no later build reuses: `<branch>-<commit:7>-b<build number>` (qualified the
+//! git tag, and an identity tag that no later build reuses: `<branch>-<commit:12>-b<build number>` (qualified the
 //! same way).
 
 use slipway_index::ImageRef;
@@ -55,7 +55,7 @@ pub fn build_tags(inputs: &TagInputs<'_>) -> BuildTags {
             release.push(tag);
         }
     }
-    let short = &inputs.commit[..inputs.commit.len().min(7)];
+    let short = &inputs.commit[..inputs.commit.len().min(12)];
     // The branch is shortened, never the commit and build number that make the tag unique.
     let end = format!("-{short}-b{}", inputs.build_number);
     let room = MAX_TAG_LEN.saturating_sub(end.len() + qualifier.map_or(0, |q| q.len() + 1));
@@ -90,7 +90,7 @@ mod tests {
             image: &image,
             shared_repository: shared,
             branch,
-            commit: "1a2b3c4d5e6f",
+            commit: "1a2b3c4d5e6f7a8b9c0d",
             semver_tags: &semver,
             build_number: 12,
         })
@@ -101,15 +101,15 @@ mod tests {
         let t = tags("demo/web:latest", false, "main", &[]);
         assert_eq!(t.test, "test");
         assert_eq!(t.rc, "rc");
-        assert_eq!(t.release, ["latest", "main-1a2b3c4-b12"]);
-        assert_eq!(t.identity(), "main-1a2b3c4-b12");
+        assert_eq!(t.release, ["latest", "main-1a2b3c4d5e6f-b12"]);
+        assert_eq!(t.identity(), "main-1a2b3c4d5e6f-b12");
     }
 
     #[test]
     fn semver_tag_released_with_a_v() {
         assert_eq!(
             tags("demo/web:latest", false, "main", &["1.2.3"]).release,
-            ["latest", "v1.2.3", "main-1a2b3c4-b12"]
+            ["latest", "v1.2.3", "main-1a2b3c4d5e6f-b12"]
         );
         assert_eq!(tags("demo/web:latest", false, "main", &["v2.0.0"]).release[1], "v2.0.0");
     }
@@ -119,20 +119,20 @@ mod tests {
         let t = tags("centos/centos:7", true, "master", &["v7.9.0"]);
         assert_eq!(t.test, "7-test");
         assert_eq!(t.rc, "7-rc");
-        assert_eq!(t.release, ["7", "7-v7.9.0", "7-master-1a2b3c4-b12"]);
+        assert_eq!(t.release, ["7", "7-v7.9.0", "7-master-1a2b3c4d5e6f-b12"]);
         let latest = tags("centos/centos:latest", true, "master", &[]);
         assert_eq!((latest.test.as_str(), latest.rc.as_str()), ("test", "rc"));
     }
 
     #[test]
     fn a_desired_tag_that_is_a_version_is_not_repeated() {
-        assert_eq!(tags("demo/tools:v1.0.0", false, "main", &["v1.0.0"]).release, ["v1.0.0", "main-1a2b3c4-b12"]);
+        assert_eq!(tags("demo/tools:v1.0.0", false, "main", &["v1.0.0"]).release, ["v1.0.0", "main-1a2b3c4d5e6f-b12"]);
     }
 
     #[test]
     fn branch_names_become_valid_tags() {
-        assert_eq!(tags("demo/web:latest", false, "feature/x+y", &[]).identity(), "feature-x-y-1a2b3c4-b12");
-        assert_eq!(tags("demo/web:latest", false, ".hidden", &[]).identity(), "_.hidden-1a2b3c4-b12");
+        assert_eq!(tags("demo/web:latest", false, "feature/x+y", &[]).identity(), "feature-x-y-1a2b3c4d5e6f-b12");
+        assert_eq!(tags("demo/web:latest", false, ".hidden", &[]).identity(), "_.hidden-1a2b3c4d5e6f-b12");
         let long = "b".repeat(300);
         let identity = tags("demo/web:latest", false, &long, &[]).identity().to_string();
         assert!(identity.len() <= MAX_TAG_LEN, "{identity}");
@@ -140,6 +140,6 @@ mod tests {
         assert!(slipway_oci_name::is_tag(&identity), "{identity}");
         let long_desired = format!("{}:{}", "demo/web", "t".repeat(128));
         let identity = tags(&long_desired, true, "main", &[]).identity().to_string();
-        assert!(identity.len() <= MAX_TAG_LEN && identity.ends_with("-1a2b3c4-b12"), "{identity}");
+        assert!(identity.len() <= MAX_TAG_LEN && identity.ends_with("-1a2b3c4d5e6f-b12"), "{identity}");
     }
 }

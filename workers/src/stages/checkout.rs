@@ -64,6 +64,7 @@ impl BuildRun<'_> {
             build_number: self.build.number,
         }));
         self.commit = Some(checkout.commit);
+        self.committed_at = checkout.committed_at;
         self.semver_tags = checkout.semver_tags;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! registry answers is recorded, and every later stage works on that digest.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use slipway_docker::{BuildError, BuildSpec, PushError, pack_context};
 use slipway_store::{NewImage, NewTagEvent, QaState};
@@ -13,26 +14,21 @@ impl BuildRun<'_> {
     pub(crate) async fn build_image(&mut self, log: Log<'_>) -> StageResult<()> {
         let settings = &self.worker.settings;
         let context_dir = self.source.join(&self.spec.build_context);
-        let dockerfile = self.source.join(&self.spec.target_file);
+        let dockerfile = self.labelled_dockerfile().await?;
         let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
             .await
             .map_err(|e| StageFailure::errored(format!("the context task stopped: {e}")))?
             .map_err(StageFailure::failed)?;
+        self.refresh_parents(log).await?;
         let tag = format!("{}:{}", self.repository(), self.tags()?.test);
         log.line(format!(
             "[slipway] building {tag} from /{} (context /{})",
             self.spec.target_file, self.spec.build_context
         ));
-        let spec = BuildSpec {
-            context,
-            tag,
-            build_args: self.spec.build_args.clone(),
-            labels: self.labels(),
-            network_mode: settings.build_network.clone(),
-            timeout: settings.build_timeout,
-            no_cache: false,
-            memory_bytes: None,
-        };
+        let mut spec = BuildSpec::new(context, tag);
+        spec.build_args = self.spec.build_args.clone();
+        spec.network_mode = settings.build_network.clone();
+        spec.timeout = settings.build_timeout;
         match self.worker.docker.build(&spec, &mut log.callback()).await {
             Ok(built) => {
                 log.line(format!("[slipway] built image {}", built.id));
@@ -43,16 +39,45 @@ impl BuildRun<'_> {
         }
     }
 
-    /// The OCI annotations every image gets, so a pulled image says where it came from.
+    /// Pulls each index parent's delivered image, so a `FROM` of it never builds on a stale local copy.
+    async fn refresh_parents(&self, log: Log<'_>) -> StageResult<()> {
+        for parent in &self.spec.depends_on {
+            let Some((name, tag)) = parent.rsplit_once(':') else { continue };
+            let repository = name.strip_prefix("library/").unwrap_or(name);
+            let image = format!("{}/{repository}:{tag}", self.worker.settings.registry);
+            log.line(format!("[slipway] pulling the parent image {image}"));
+            if let Err(err) = self.worker.docker.pull(&image, &mut log.callback()).await {
+                // An external parent (outside this registry) may be local only; the build says if it is missing.
+                log.line(format!("[slipway] {err}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The project's Dockerfile plus one `LABEL` line with the OCI annotations, written beside the checkout
+    /// (outside the build context). One instruction, not one per label as the API's `labels` would add, and
+    /// with the commit's time as `created`, so an unchanged commit rebuilds from the layer cache.
+    async fn labelled_dockerfile(&self) -> StageResult<PathBuf> {
+        let original = self.source.join(&self.spec.target_file);
+        let text = tokio::fs::read_to_string(&original)
+            .await
+            .map_err(|e| StageFailure::failed(format!("cannot read /{}: {e}", self.spec.target_file)))?;
+        let labels: Vec<String> = self.labels().iter().map(|(key, value)| format!("{key}={}", quote(value))).collect();
+        let path = self.worker.settings.work_dir(self.build.id).join("Dockerfile.slipway");
+        let text = format!("{text}\nLABEL {}\n", labels.join(" "));
+        tokio::fs::write(&path, text).await.map_err(|e| StageFailure::errored(format!("{}: {e}", path.display())))?;
+        Ok(path)
+    }
+
     fn labels(&self) -> BTreeMap<String, String> {
+        let created = chrono::DateTime::from_timestamp(self.committed_at, 0).unwrap_or_default();
         let mut labels = BTreeMap::new();
         let mut put = |key: &str, value: String| labels.insert(format!("org.opencontainers.image.{key}"), value);
         put("source", self.spec.git_url.clone());
         put("revision", self.commit.clone().unwrap_or_default());
-        put("created", chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        put("created", created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         put("title", self.spec.image.clone());
         put("version", self.semver_tags.first().cloned().unwrap_or_else(|| self.spec.desired_tag.clone()));
-        labels.insert("io.slipway.build".into(), format!("{}#{}", self.spec.image, self.build.number));
         labels
     }
 
@@ -101,5 +126,20 @@ impl BuildRun<'_> {
         };
         self.worker.store.record_tag_event(&event).await?;
         Ok(())
+    }
+}
+
+/// A Dockerfile double-quoted string: `"` and `\` escaped, line breaks made spaces.
+fn quote(value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace(['\n', '\r'], " ");
+    format!("\"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_quoted() {
+        assert_eq!(super::quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(super::quote("x\ny"), r#""x y""#);
     }
 }

@@ -63,7 +63,9 @@ impl BuildRun<'_> {
     /// The user's script: `Some(reason)` when it failed.
     async fn user_test(&self, image: &str, script: &str, log: Log<'_>) -> StageResult<Option<String>> {
         let settings = &self.worker.settings;
-        let name = format!("slipway-test-{}-{}", self.build.id, self.attempt);
+        // Unique on the Docker host, which other Slipway installations (other databases) may share.
+        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let name = format!("slipway-test-{}-{}-{nonce:x}", self.build.id, self.attempt);
         let timeout = self.test_timeout_s.map_or(settings.test_timeout, Duration::from_secs);
         log.line(format!("[slipway] running test-script /{script} in {image} (time limit {} s)", timeout.as_secs()));
         let spec = SandboxSpec {
