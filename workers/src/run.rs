@@ -33,6 +33,9 @@ pub(crate) struct BuildRun<'w> {
     pub tags: Option<BuildTags>,
     /// The image was pushed by an earlier attempt: build and push are skipped.
     pub resumed: bool,
+    /// An earlier build produced this very digest and scanned it: a scan reads only the image, so it is not
+    /// repeated.
+    pub scanned_before: Option<i64>,
 }
 
 impl<'w> BuildRun<'w> {
@@ -56,6 +59,7 @@ impl<'w> BuildRun<'w> {
             digest: None,
             tags: None,
             resumed: false,
+            scanned_before: None,
         })
     }
 
@@ -109,10 +113,22 @@ impl<'w> BuildRun<'w> {
             stage!(StageKind::Build, build_image);
             stage!(StageKind::Push, push);
         }
-        if !self.test_skip {
-            stage!(StageKind::Test, test);
+        // Tests and the (advisory) scan only read the pushed image: they run side by side.
+        let (scan_id, scan_log) = self.begin(StageKind::Scan).await.map_err(|e| (StageKind::Scan, e))?;
+        let (tested, scanned) = if self.test_skip {
+            (None, self.scan(scan_log.sink()).await)
+        } else {
+            let kind = StageKind::Test;
+            let (test_id, test_log) = self.begin(kind).await.map_err(|e| (kind, e))?;
+            let (tested, scanned) = tokio::join!(self.test(test_log.sink()), self.scan(scan_log.sink()));
+            self.end(kind, test_id, test_log, &tested).await.map_err(|e| (kind, e))?;
+            (Some(tested), scanned)
+        };
+        self.end(StageKind::Scan, scan_id, scan_log, &scanned).await.map_err(|e| (StageKind::Scan, e))?;
+        if let Some(tested) = tested {
+            tested.map_err(|e| (StageKind::Test, e))?;
         }
-        stage!(StageKind::Scan, scan);
+        scanned.map_err(|e| (StageKind::Scan, e))?;
         stage!(StageKind::Deliver, deliver);
         Ok(())
     }

@@ -164,6 +164,17 @@ impl Store {
         row.map(Image::try_from).transpose()
     }
 
+    /// The image recorded for `digest` in `repository` (by whichever build pushed it last), if any.
+    pub async fn image_by_digest(&self, repository: &str, digest: &str) -> Result<Option<Image>, StoreError> {
+        let row = image::Entity::find()
+            .filter(image::Column::Repository.eq(repository))
+            .filter(image::Column::Digest.eq(digest))
+            .one(&self.db)
+            .await
+            .context(|| format!("reading the image {repository}@{digest}"))?;
+        row.map(Image::try_from).transpose()
+    }
+
     pub async fn record_tag_event(&self, e: &NewTagEvent) -> Result<(), StoreError> {
         tag_event::ActiveModel {
             id: NotSet,

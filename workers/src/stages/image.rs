@@ -94,6 +94,12 @@ impl BuildRun<'_> {
         log.line(format!("[slipway] {repository}:{test_tag} is {digest}"));
         let store = &self.worker.store;
         store.set_build_digest(self.build.id, &digest).await?;
+        if let Some(earlier) = store.image_by_digest(&repository, &digest).await?
+            && earlier.build_id != self.build.id
+            && matches!(earlier.qa_state, QaState::Rc | QaState::Released)
+        {
+            self.scanned_before = Some(earlier.build_id);
+        }
         let image = NewImage {
             project_id: self.project.id,
             build_id: self.build.id,

@@ -26,8 +26,15 @@ check gem gem outdated --local
 const PRIVILEGED: [&str; 5] = ["--privileged", "--net=host", "--pid=host", "/var/run/docker.sock", "--cap-add"];
 
 impl BuildRun<'_> {
-    pub(crate) async fn scan(&mut self, log: Log<'_>) -> StageResult<()> {
+    pub(crate) async fn scan(&self, log: Log<'_>) -> StageResult<()> {
         let image = format!("{}@{}", self.repository(), self.digest()?);
+        if let Some(build_id) = self.scanned_before {
+            // The scan reads nothing but the image (no network), so the same digest gives the same findings.
+            log.line(format!(
+                "[slipway] {image} is the image an earlier build (id {build_id}) already scanned; not scanned again"
+            ));
+            return Ok(());
+        }
         self.scan_labels(&image, log).await?;
         let spec = SandboxSpec {
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),

@@ -15,7 +15,7 @@ const OUTPUT_CAP: usize = 16 * 1024;
 const SOURCE_MOUNT: &str = "/slipway/src";
 
 impl BuildRun<'_> {
-    pub(crate) async fn test(&mut self, log: Log<'_>) -> StageResult<()> {
+    pub(crate) async fn test(&self, log: Log<'_>) -> StageResult<()> {
         let image = format!("{}@{}", self.repository(), self.digest()?);
         log.line(format!("[slipway] testing {image}"));
         let settings = &self.worker.settings;

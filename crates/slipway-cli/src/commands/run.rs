@@ -131,6 +131,6 @@ async fn report_progress(store: &Store, ids: &[i64], out: &mut dyn Write) -> any
         if reported.iter().all(|r| *r) {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
