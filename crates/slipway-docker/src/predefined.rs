@@ -117,7 +117,7 @@ async fn run_tests(
 ) -> Result<Vec<TestOutcome>, DockerError> {
     log(&format!("[slipway] test starts: running the image's default command for {}", human(opts.grace)));
     let mut outcomes = Vec::new();
-    let starts = match container.start().await {
+    let starts = match container.start_attached().await {
         // The daemon answered, but the command could not be started (missing executable, bad user…).
         Err(DockerError::Api { message, .. }) => TestOutcome::new(
             "starts",
@@ -126,14 +126,14 @@ async fn run_tests(
             &format!("the container could not start: {message}; check CMD, ENTRYPOINT and USER in the Dockerfile"),
         ),
         Err(err) => return Err(err),
-        Ok(()) => {
+        Ok(output) => {
             let plan = Supervision {
                 timeout: opts.grace,
                 log_cap: opts.log_cap_bytes,
                 mode: Mode::Observe,
                 tail_bytes: TAIL_BYTES,
             };
-            let watched = supervise(container, plan, log).await?;
+            let watched = supervise(container, output, plan, log).await?;
             let running = matches!(watched.reason, StopReason::TimedOut(_) | StopReason::LogCapReached(_));
             let mut outcome = starts_outcome(watched.reason, watched.duration, &watched.tail, opts);
             let has_checks = !config.exposed_tcp_ports.is_empty() || config.healthcheck.is_some();

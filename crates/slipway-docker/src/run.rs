@@ -43,8 +43,8 @@ impl Docker {
             tail_bytes: TAIL_BYTES,
         };
         let result = async {
-            container.start().await?;
-            supervise(&container, plan, log).await
+            let output = container.start_attached().await?;
+            supervise(&container, output, plan, log).await
         }
         .await;
         let removed = container.remove().await;

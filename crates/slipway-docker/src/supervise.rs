@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::LogsOptions;
 use futures_util::{Stream, StreamExt};
 
-use crate::container::Container;
+use crate::container::{Container, OutputStream};
 use crate::error::DockerError;
 use crate::log::{LineSplitter, Tail, human, human_bytes};
 
@@ -75,20 +74,22 @@ pub(crate) struct Supervised {
     pub(crate) duration: Duration,
 }
 
-/// How long to keep reading output after the container stopped; the follow stream ends by itself well before.
+/// How long to keep reading output after the container stopped; the attached stream ends by itself well before.
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long to wait for Docker's out-of-memory event after a failed exit: the kernel's OOM event and the exit
+/// reach dockerd separately, so the exit can be seen first.
+const OOM_EVENT_WAIT: Duration = Duration::from_millis(500);
 
-/// Watches a started container. Output is followed from its first byte, so nothing written before this call is lost.
+/// Watches a container started with [`Container::start_attached`], reading `output` from its first byte.
 pub(crate) async fn supervise(
     container: &Container,
+    output: OutputStream,
     plan: Supervision,
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Supervised, DockerError> {
     let started = Instant::now();
     let api = container.docker().api();
-    let options =
-        LogsOptions { follow: true, stdout: true, stderr: true, tail: "all".to_string(), ..Default::default() };
-    let mut logs = std::pin::pin!(api.logs(container.id(), Some(options)));
+    let mut logs = output;
     let mut wait = std::pin::pin!(async { api.wait_container(container.id(), None).next().await });
     let mut deadline = std::pin::pin!(tokio::time::sleep(plan.timeout));
     let mut out = Output::new(plan);
@@ -97,10 +98,14 @@ pub(crate) async fn supervise(
         tokio::select! {
             item = logs.next(), if following => match item {
                 Some(Ok(chunk)) => {
+                    // Past the cap output is still read (and dropped): an attached container whose output is
+                    // not read blocks on its next write.
                     if out.take(&chunk, log) {
-                        following = false;
                         if plan.mode == Mode::Enforce {
                             log(&format!("[slipway] log capped at {} bytes; the container was stopped", plan.log_cap));
+                            // Detach first: dockerd cannot finish a kill while the container's output waits on a
+                            // reader that stopped reading.
+                            drop(logs);
                             container.kill().await?;
                             break StopReason::LogCapReached(plan.log_cap);
                         }
@@ -123,16 +128,18 @@ pub(crate) async fn supervise(
                 if following {
                     drain(&mut logs, &mut out, log).await;
                 }
-                let oom = container.inspect().await?.state.and_then(|s| s.oom_killed).unwrap_or(false);
-                break if oom { StopReason::OutOfMemory } else { StopReason::Exited(code) };
+                break if out_of_memory(container, code).await? { StopReason::OutOfMemory } else { StopReason::Exited(code) };
             },
             () = &mut deadline => {
                 if plan.mode == Mode::Enforce {
                     log(&format!("[slipway] timed out after {}; the container was killed", human(plan.timeout)));
-                    container.kill().await?;
-                    if following {
-                        drain(&mut logs, &mut out, log).await;
-                    }
+                    // Read while killing: a container blocked on writing its output would hold the kill up.
+                    let (killed, ()) = tokio::join!(container.kill(), async {
+                        if following {
+                            drain(&mut logs, &mut out, log).await;
+                        }
+                    });
+                    killed?;
                 }
                 break StopReason::TimedOut(plan.timeout);
             },
@@ -140,6 +147,23 @@ pub(crate) async fn supervise(
     };
     out.finish(log);
     Ok(Supervised { reason, log_bytes: out.bytes, tail: out.tail.text(), duration: started.elapsed() })
+}
+
+/// Whether the kernel killed a process of the container for exceeding its memory limit. A failed exit is given a
+/// moment for Docker's OOM event to arrive.
+async fn out_of_memory(container: &Container, code: i64) -> Result<bool, DockerError> {
+    if oom_killed(container).await? {
+        return Ok(true);
+    }
+    if code == 0 {
+        return Ok(false);
+    }
+    tokio::time::sleep(OOM_EVENT_WAIT).await;
+    oom_killed(container).await
+}
+
+async fn oom_killed(container: &Container) -> Result<bool, DockerError> {
+    Ok(container.inspect().await?.state.and_then(|s| s.oom_killed).unwrap_or(false))
 }
 
 /// Reads what is left of the output after the container stopped.
@@ -152,7 +176,6 @@ async fn drain(
         while let Some(Ok(chunk)) = logs.next().await {
             if out.take(&chunk, log) {
                 log(&format!("[slipway] log capped at {} bytes; further output is not shown", out.cap));
-                break;
             }
         }
     };
@@ -168,6 +191,7 @@ struct Output {
     tail: Tail,
     bytes: u64,
     cap: u64,
+    capped: bool,
 }
 
 impl Output {
@@ -178,11 +202,16 @@ impl Output {
             tail: Tail::new(plan.tail_bytes),
             bytes: 0,
             cap: plan.log_cap,
+            capped: false,
         }
     }
 
-    /// Passes a chunk on up to the cap; `true` once the cap is crossed (the rest of the chunk is dropped).
+    /// Passes a chunk on up to the cap; `true` when this chunk crossed the cap (the rest of it, and every later
+    /// chunk, is dropped).
     fn take(&mut self, chunk: &LogOutput, log: &mut (dyn FnMut(&str) + Send)) -> bool {
+        if self.capped {
+            return false;
+        }
         let (bytes, splitter) = match chunk {
             LogOutput::StdOut { message } | LogOutput::Console { message } => (message, &mut self.stdout),
             LogOutput::StdErr { message } => (message, &mut self.stderr),
@@ -197,6 +226,7 @@ impl Output {
             log(line);
         });
         if bytes.len() > room {
+            self.capped = true;
             self.finish(log);
             return true;
         }
@@ -227,6 +257,7 @@ mod tests {
         assert!(!out.take(&LogOutput::StdOut { message: "hello\n".into() }, &mut log));
         assert!(!out.take(&LogOutput::StdErr { message: "err".into() }, &mut log));
         assert!(out.take(&LogOutput::StdOut { message: "world\n".into() }, &mut log));
+        assert!(!out.take(&LogOutput::StdOut { message: "more\n".into() }, &mut log), "reported once");
         assert_eq!(out.bytes, 10);
         assert_eq!(lines, ["hello", "w", "err"]);
         assert_eq!(out.tail.text(), "hello\nw\nerr\n");

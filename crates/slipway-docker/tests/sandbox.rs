@@ -63,11 +63,14 @@ async fn timeout_kills_the_container() {
 #[tokio::test]
 async fn memory_hog_is_oom_killed() {
     let docker = docker().await;
-    let mut spec = sh("head -c 600m /dev/zero | tail; echo survived");
-    spec.limits.memory_bytes = 64 * 1024 * 1024;
-    let outcome = docker.run(&spec, &mut |_| {}).await.unwrap();
-    assert_eq!(outcome.stop, StopReason::OutOfMemory);
-    assert_removed(&docker, &spec).await;
+    // The hog as the container's main process, and as a child whose shell goes on and fails.
+    for script in ["exec tail /dev/zero", "head -c 600m /dev/zero | tail; echo survived; exit 3"] {
+        let mut spec = sh(script);
+        spec.limits.memory_bytes = 64 * 1024 * 1024;
+        let outcome = docker.run(&spec, &mut |_| {}).await.unwrap();
+        assert_eq!(outcome.stop, StopReason::OutOfMemory, "{script}: {}", outcome.output_tail);
+        assert_removed(&docker, &spec).await;
+    }
 }
 
 #[tokio::test]
@@ -79,8 +82,10 @@ async fn fork_bomb_is_contained_by_the_pids_limit_and_the_timeout() {
     spec.log_cap_bytes = 64 * 1024;
     let started = Instant::now();
     let outcome = docker.run(&spec, &mut |_| {}).await.unwrap();
+    // Killed at the deadline or the cap, or ended by the shell itself when even it could not fork: contained
+    // either way, and never a success.
     assert!(
-        matches!(outcome.stop, StopReason::TimedOut(_) | StopReason::LogCapReached(_)),
+        matches!(outcome.stop, StopReason::TimedOut(_) | StopReason::LogCapReached(_) | StopReason::Exited(1..)),
         "{:?}: {}",
         outcome.stop,
         outcome.output_tail
