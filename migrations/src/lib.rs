@@ -14,6 +14,7 @@ mod m20261122_000001_init;
 mod m20261122_000002_stages_and_logs;
 mod m20261122_000003_images_and_tags;
 mod m20261122_000004_results;
+mod m20261202_000005_access_and_log_offsets;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_stages_and_logs::Migration),
             Box::new(m20261122_000003_images_and_tags::Migration),
             Box::new(m20261122_000004_results::Migration),
+            Box::new(m20261202_000005_access_and_log_offsets::Migration),
         ]
     }
 }

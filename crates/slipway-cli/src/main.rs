@@ -44,6 +44,11 @@ enum Command {
     /// The database.
     #[command(subcommand)]
     Db(commands::db::DbCommand),
+    /// The web UI and JSON API, with a local worker pool unless --no-workers.
+    Serve(commands::serve::ServeArgs),
+    /// API tokens for writes and for signing in to the UI.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),
+        Command::Serve(args) => commands::serve::run(&args, &config, &mut out),
+        Command::Token(command) => commands::token::run(command, &config, &mut out),
     });
     let outcome = outcome.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match outcome {

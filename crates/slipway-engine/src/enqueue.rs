@@ -22,9 +22,33 @@ pub async fn enqueue_plan(
     cause: &str,
     max_attempts: i32,
 ) -> Result<Vec<QueuedBuild>, StoreError> {
-    let mut queued: Vec<QueuedBuild> = Vec::with_capacity(plan.builds.len());
+    enqueue(store, plan, cause, max_attempts, false).await
+}
+
+/// Records the plan's projects and queues a build (cause "first build") only for those never built: what a
+/// server does with the index it starts with.
+pub async fn enqueue_first_builds(
+    store: &Store,
+    plan: &BuildPlan<'_>,
+    max_attempts: i32,
+) -> Result<Vec<QueuedBuild>, StoreError> {
+    enqueue(store, plan, "first build", max_attempts, true).await
+}
+
+async fn enqueue(
+    store: &Store,
+    plan: &BuildPlan<'_>,
+    cause: &str,
+    max_attempts: i32,
+    only_never_built: bool,
+) -> Result<Vec<QueuedBuild>, StoreError> {
+    // By plan position: the build queued for that entry, if any.
+    let mut queued: Vec<Option<QueuedBuild>> = Vec::with_capacity(plan.builds.len());
     for planned in &plan.builds {
-        let Some(project) = &planned.entry.project else { continue };
+        let Some(project) = &planned.entry.project else {
+            queued.push(None);
+            continue;
+        };
         let spec = ProjectSpec::new(project, planned.shared_repository);
         let origin = &planned.entry.origin;
         let record = NewProject {
@@ -44,7 +68,15 @@ pub async fn enqueue_plan(
             index_line: i32::try_from(origin.line).unwrap_or(i32::MAX),
         };
         let stored = store.upsert_project(&record).await?;
-        let parents = planned.parents.iter().filter_map(|p| queued.get(*p).map(|q| q.build.id)).collect();
+        if only_never_built && !store.builds_of(stored.id, 1).await?.is_empty() {
+            queued.push(None);
+            continue;
+        }
+        let parents = planned
+            .parents
+            .iter()
+            .filter_map(|p| queued.get(*p).and_then(Option::as_ref).map(|q| q.build.id))
+            .collect();
         let build = store
             .create_build(&NewBuild {
                 project_id: stored.id,
@@ -54,7 +86,7 @@ pub async fn enqueue_plan(
                 max_attempts,
             })
             .await?;
-        queued.push(QueuedBuild { image: spec.image, build });
+        queued.push(Some(QueuedBuild { image: spec.image, build }));
     }
-    Ok(queued)
+    Ok(queued.into_iter().flatten().collect())
 }

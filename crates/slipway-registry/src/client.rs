@@ -2,6 +2,7 @@
 //! per scope set), retries connection errors, 5xx and 429, and turns 401/403 into errors that name the
 //! registry and scope. The operations (manifests, blobs, tags, referrers, copy) are built on it.
 
+use crate::stats::record_error;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -155,10 +156,12 @@ impl RegistryClient {
             let response = match builder.send().await {
                 Ok(response) => response,
                 Err(err) if attempt < policy.attempts && (err.is_connect() || err.is_timeout() || err.is_request()) => {
+                    record_error(request.registry, None);
                     tokio::time::sleep(policy.backoff(attempt)).await;
                     continue;
                 }
                 Err(source) => {
+                    record_error(request.registry, None);
                     let (registry, what) = (request.registry.to_string(), request.what.clone());
                     return Err(RegistryError::Connect { registry, what, attempts: attempt, source });
                 }
@@ -171,6 +174,7 @@ impl RegistryClient {
                 continue;
             }
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                record_error(request.registry, Some(status.as_u16()));
                 let message = server_message(status, &response.bytes().await.unwrap_or_default()).message;
                 let (registry, scope) = (request.registry.to_string(), request.scopes.join(" "));
                 return Err(if status == StatusCode::UNAUTHORIZED {
@@ -180,6 +184,7 @@ impl RegistryClient {
                 });
             }
             if is_retryable(status) {
+                record_error(request.registry, Some(status.as_u16()));
                 if attempt < policy.attempts {
                     tokio::time::sleep(policy.retry_after(response.headers(), attempt)).await;
                     continue;

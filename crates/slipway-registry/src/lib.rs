@@ -20,6 +20,7 @@ mod mirror;
 mod reference;
 mod referrers;
 mod retry;
+mod stats;
 mod tags;
 
 pub use auth::{Credentials, docker_config_credentials};
@@ -35,4 +36,5 @@ pub use mirror::{MirrorEntry, MirrorOutcome, MirrorSource, MirrorStep};
 pub use reference::{Reference, ReferenceError, Repository, Target};
 pub use referrers::{Artifact, fallback_tag};
 pub use retry::RetryPolicy;
+pub use stats::{ErrorCount, registry_error_counts};
 pub use tags::Untagged;

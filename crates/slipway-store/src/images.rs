@@ -101,7 +101,7 @@ pub struct Promotion {
     pub error: Option<String>,
 }
 
-const PROMOTION_SUCCEEDED: &str = "succeeded";
+pub(crate) const PROMOTION_SUCCEEDED: &str = "succeeded";
 const PROMOTION_FAILED: &str = "failed";
 
 impl Store {

@@ -19,12 +19,14 @@
 //! text timestamps share one format and compare in time order; hosts that share a database need synchronised
 //! clocks, as leases compare the claimer's clock with the heartbeat writer's.
 
+mod access;
 mod builds;
 mod connect;
 mod entities;
 mod error;
 mod images;
 mod logs;
+mod overview;
 mod projects;
 mod queue;
 mod results;
@@ -33,11 +35,13 @@ mod states;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+pub use access::{ApiToken, Session};
 pub use builds::{Build, NewBuild};
 pub use connect::{Backend, Store, redact_url};
 pub use error::StoreError;
 pub use images::{Image, NewImage, NewPromotion, NewTagEvent, Promotion, TagEvent};
-pub use logs::LogChunk;
+pub use logs::{LogChunk, LogSize};
+pub use overview::{BuildCounts, StageReached, TierImage};
 pub use projects::{NewProject, Project};
 pub use queue::{BuildOutcome, ClaimedJob, QueueCounts};
 pub use results::{Finding, NewFinding, NewTestResult, TestResultRow};

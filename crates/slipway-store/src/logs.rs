@@ -1,7 +1,6 @@
 //! Stage logs, stored as they are produced in chunks of whole lines, keyed `(stage_id, seq)`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -17,14 +16,25 @@ pub struct LogChunk {
     /// 0, 1, 2… within the stage; a reader resumes after the last seq it saw.
     pub seq: i64,
     pub written_at: DateTime<Utc>,
+    /// Bytes of the log before this chunk: the chunk is `start_byte..start_byte + text.len()`.
+    pub start_byte: u64,
     /// One or more whole lines.
     pub text: String,
 }
 
 impl From<log_chunk::Model> for LogChunk {
     fn from(m: log_chunk::Model) -> Self {
-        LogChunk { stage_id: m.stage_id, seq: m.seq, written_at: m.written_at, text: m.text }
+        let end = u64::try_from(m.end_byte).unwrap_or(0);
+        let start_byte = end.saturating_sub(m.text.len() as u64);
+        LogChunk { stage_id: m.stage_id, seq: m.seq, written_at: m.written_at, start_byte, text: m.text }
     }
+}
+
+/// How big a stage's log is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LogSize {
+    pub bytes: u64,
+    pub chunks: u64,
 }
 
 impl Store {
@@ -44,19 +54,23 @@ impl Store {
         if locked.is_none() {
             return Err(not_found("stage", &stage_id));
         }
-        let last: Option<Option<i64>> = log_chunk::Entity::find()
+        let last: Option<(i64, i64)> = log_chunk::Entity::find()
             .select_only()
-            .expr(Func::max(Expr::col(log_chunk::Column::Seq)))
+            .column(log_chunk::Column::Seq)
+            .column(log_chunk::Column::EndByte)
             .filter(log_chunk::Column::StageId.eq(stage_id))
+            .order_by_desc(log_chunk::Column::Seq)
+            .limit(1)
             .into_tuple()
             .one(&txn)
             .await
             .context(what)?;
-        let seq = last.flatten().map_or(0, |s| s + 1);
+        let (seq, start) = last.map_or((0, 0), |(seq, end)| (seq + 1, end));
         log_chunk::ActiveModel {
             id: NotSet,
             stage_id: Set(stage_id),
             seq: Set(seq),
+            end_byte: Set(start + i64::try_from(text.len()).unwrap_or(i64::MAX)),
             written_at: Set(now()),
             text: Set(text.to_string()),
         }
@@ -78,6 +92,56 @@ impl Store {
             .await
             .context(|| format!("reading the log of stage {stage_id} from chunk {from_seq}"))?;
         Ok(rows.into_iter().map(LogChunk::from).collect())
+    }
+
+    /// The chunks holding byte `from` of the log and after, up to `limit` of them, in order.
+    pub async fn log_chunks_from_byte(
+        &self,
+        stage_id: i64,
+        from: u64,
+        limit: u64,
+    ) -> Result<Vec<LogChunk>, StoreError> {
+        let rows = log_chunk::Entity::find()
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .filter(log_chunk::Column::EndByte.gt(i64::try_from(from).unwrap_or(i64::MAX)))
+            .order_by_asc(log_chunk::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the log of stage {stage_id} from byte {from}"))?;
+        Ok(rows.into_iter().map(LogChunk::from).collect())
+    }
+
+    /// The last `limit` chunks of a stage's log, in order: the end of a log without reading the rest.
+    pub async fn log_tail(&self, stage_id: i64, limit: u64) -> Result<Vec<LogChunk>, StoreError> {
+        let mut rows = log_chunk::Entity::find()
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .order_by_desc(log_chunk::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the end of the log of stage {stage_id}"))?;
+        rows.reverse();
+        Ok(rows.into_iter().map(LogChunk::from).collect())
+    }
+
+    /// The size of a stage's log, read from its last chunk.
+    pub async fn log_size(&self, stage_id: i64) -> Result<LogSize, StoreError> {
+        let last: Option<(i64, i64)> = log_chunk::Entity::find()
+            .select_only()
+            .column(log_chunk::Column::Seq)
+            .column(log_chunk::Column::EndByte)
+            .filter(log_chunk::Column::StageId.eq(stage_id))
+            .order_by_desc(log_chunk::Column::Seq)
+            .limit(1)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .context(|| format!("measuring the log of stage {stage_id}"))?;
+        Ok(last.map_or(LogSize::default(), |(seq, end)| LogSize {
+            bytes: u64::try_from(end).unwrap_or(0),
+            chunks: u64::try_from(seq + 1).unwrap_or(0),
+        }))
     }
 
     /// The whole log of a stage (for tests and the CLI; pages stream with [`Store::log_chunks`]).

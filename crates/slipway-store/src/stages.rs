@@ -96,4 +96,9 @@ impl Store {
         stages.sort_by_key(|s| s.kind);
         Ok(stages)
     }
+
+    pub async fn stage(&self, id: i64) -> Result<Stage, StoreError> {
+        let row = stage::Entity::find_by_id(id).one(&self.db).await.context(|| format!("reading stage {id}"))?;
+        row.ok_or_else(|| not_found("stage", &id))?.try_into()
+    }
 }

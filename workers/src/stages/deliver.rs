@@ -2,8 +2,8 @@
 //! digest, PUT under the tag): nothing is rebuilt, no layer moves, and no tag is re-resolved. Every tag
 //! moved is recorded with the digest it held before. `promotion: manual` stops at rc.
 
-use slipway_registry::Reference;
-use slipway_store::{NewPromotion, QaState};
+use slipway_engine::{MovedTag, PromoteError, Promotion, promote};
+use slipway_store::QaState;
 
 use crate::failure::{StageFailure, StageResult};
 use crate::run::{BuildRun, Log};
@@ -26,42 +26,29 @@ impl BuildRun<'_> {
 
     async fn promote(&self, from: &str, to: &str, tags: &[String], state: QaState, log: Log<'_>) -> StageResult<()> {
         let digest = self.digest()?.to_string();
-        let source: Reference = format!("{}@{digest}", self.repository())
-            .parse()
-            .map_err(|e| StageFailure::errored(format!("invalid reference: {e}")))?;
-        let mut previous = Vec::with_capacity(tags.len());
-        for tag in tags {
-            previous.push(self.current_digest(tag).await);
-        }
-        let store = &self.worker.store;
-        let image = store.image_of_build(self.build.id).await?;
+        let repository = self.repository();
         let by = format!("build {}#{}", self.spec.image, self.build.number);
-        let result = self.worker.registry.tag(&source, tags).await;
-        if let Some(image) = &image {
-            let promotion = NewPromotion {
-                build_id: self.build.id,
-                image_id: image.id,
-                from_tier: from.into(),
-                to_tier: to.into(),
-                succeeded: result.is_ok(),
-                by: by.clone(),
-                error: result.as_ref().err().map(ToString::to_string),
-            };
-            store.record_promotion(&promotion).await?;
-        }
-        result.map_err(|e| StageFailure::errored(format!("promoting {digest} to {}: {e}", tags.join(", "))))?;
-        for (tag, previous) in tags.iter().zip(previous) {
-            match &previous {
-                Some(before) if *before == digest => {
-                    log.line(format!("[slipway] {}:{tag} already {digest}", self.repository()))
-                }
-                Some(before) => log.line(format!("[slipway] {}:{tag} {before} -> {digest}", self.repository())),
-                None => log.line(format!("[slipway] {}:{tag} -> {digest}", self.repository())),
+        let promotion = Promotion {
+            registry: &self.worker.settings.registry,
+            repository: &repository,
+            digest: &digest,
+            tags,
+            from_tier: from,
+            to_tier: to,
+            build_id: self.build.id,
+            by: &by,
+            qa_state: state,
+        };
+        let moved = promote(&self.worker.store, &self.worker.registry, &promotion).await.map_err(|e| match e {
+            PromoteError::Store(e) => StageFailure::from(e),
+            other => StageFailure::errored(other.to_string()),
+        })?;
+        for MovedTag { tag, previous } in moved {
+            match previous {
+                Some(before) if before == digest => log.line(format!("[slipway] {repository}:{tag} already {digest}")),
+                Some(before) => log.line(format!("[slipway] {repository}:{tag} {before} -> {digest}")),
+                None => log.line(format!("[slipway] {repository}:{tag} -> {digest}")),
             }
-            self.record_tag(tag, &digest, previous).await?;
-        }
-        if let Some(image) = image {
-            store.set_image_state(image.id, state).await?;
         }
         Ok(())
     }

@@ -115,9 +115,7 @@ impl BuildRun<'_> {
 
     /// The digest `tag` points to now, if any (for the tag history).
     pub(crate) async fn current_digest(&self, tag: &str) -> Option<String> {
-        let reference = format!("{}:{tag}", self.repository()).parse::<slipway_registry::Reference>().ok()?;
-        let resolved = self.worker.registry.head_manifest(&reference).await.ok()??;
-        Some(resolved.digest.to_string())
+        slipway_engine::current_digest(&self.worker.registry, &self.repository(), tag).await
     }
 
     pub(crate) async fn record_tag(&self, tag: &str, digest: &str, previous: Option<String>) -> StageResult<()> {

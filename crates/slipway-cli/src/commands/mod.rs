@@ -5,4 +5,6 @@ pub mod logs;
 pub mod mirror;
 pub mod pipeline;
 pub mod run;
+pub mod serve;
 pub mod status;
+pub mod token;

@@ -87,7 +87,7 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     })
 }
 
-fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
+pub(crate) fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
     let name = format!("{}-{}-{n}", hostname(), std::process::id());
     let pipeline = &config.pipeline;
     let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));

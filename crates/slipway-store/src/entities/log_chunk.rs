@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i64,
     pub stage_id: i64,
     pub seq: i64,
+    /// Bytes of the stage's log up to the end of this chunk.
+    pub end_byte: i64,
     pub written_at: DateTimeUtc,
     pub text: String,
 }

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table (schema in the `slipway-migrations` crate). States are text here; the
 //! public types in the crate root parse them into enums.
 
+pub(crate) mod api_token;
 pub(crate) mod build;
 pub(crate) mod build_parent;
 pub(crate) mod finding;
@@ -9,6 +10,7 @@ pub(crate) mod job;
 pub(crate) mod log_chunk;
 pub(crate) mod project;
 pub(crate) mod promotion;
+pub(crate) mod session;
 pub(crate) mod stage;
 pub(crate) mod tag_event;
 pub(crate) mod test_result;

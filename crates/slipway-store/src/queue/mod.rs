@@ -4,6 +4,7 @@
 //! lapsed once too often, then one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING` leases the best job
 //! (`claim.sql`). A job whose lease lapsed is claimed again with `attempts + 1`.
 
+mod cancel;
 mod expire;
 mod finish;
 pub(crate) mod skip;

@@ -1,0 +1,163 @@
+//! `slipway serve [--listen ADDR] [--index PATH] [--no-workers]`: the web UI and JSON API, with a local worker
+//! pool by default, on the configured database. The index it starts with is recorded and its never-built
+//! projects are queued; invalid entries are shown on the dashboard. Ctrl-C (or SIGTERM) stops taking work and
+//! requests; a build still running is left to be resumed by the next worker.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use slipway_docker::Docker;
+use slipway_engine::{enqueue_first_builds, plan_builds};
+use slipway_registry::RegistryClient;
+use slipway_web::{AppState, IndexProblem, Probe, WebConfig};
+use slipway_workers::{Worker, run_worker};
+use tokio::sync::watch;
+
+use super::index::load;
+use super::pipeline::PipelineArgs;
+use super::run::worker_settings;
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SLIPWAY_LISTEN")]
+    listen: SocketAddr,
+    /// The index to record and queue first builds from (default: [index] path; none: skip).
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Serve only: no local workers (run `slipway run` or other workers against the same database).
+    #[arg(long)]
+    no_workers: bool,
+    /// Builds run at once (default: [pipeline] workers).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Reading needs a login or a token too.
+    #[arg(long)]
+    read_requires_login: bool,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+pub fn run(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(args, config, out))
+}
+
+async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    // A long-running server logs to stderr; `RUST_LOG` refines it.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let store = args.pipeline.store(config).await?;
+    let registry = args.pipeline.registry(config);
+    let client = RegistryClient::new(config.client_config()?)?;
+    let problems = record_index(args, config, &store, out).await?;
+
+    let mut web = WebConfig::new(registry.clone());
+    web.read_requires_login = args.read_requires_login;
+    web.index_problems = problems;
+    let docker = if args.no_workers {
+        None
+    } else {
+        Some(Docker::connect(None).await.context("Docker is needed to build: is dockerd running? (or --no-workers)")?)
+    };
+    if let Some(docker) = docker.clone() {
+        let probe: Probe = Arc::new(move || {
+            let docker = docker.clone();
+            Box::pin(async move { docker.ping().await.map(drop).map_err(|e| e.to_string()) })
+        });
+        web.probes.push(("docker".to_string(), probe));
+    }
+    let state = AppState::new(store.clone(), web, Some(client.clone()));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut pool = tokio::task::JoinSet::new();
+    if let Some(docker) = docker {
+        let workers = args.workers.unwrap_or(config.pipeline.workers).max(1);
+        for n in 0..workers {
+            let settings = worker_settings(config, &args.pipeline, &registry, n);
+            let worker = Worker::new(store.clone(), docker.clone(), client.clone(), settings);
+            pool.spawn(run_worker(worker, stop_rx.clone(), false));
+        }
+        writeln!(out, "{workers} worker(s) building for {registry}")?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}: is another server there?", args.listen))?;
+    let address = listener.local_addr().context("reading the listening address")?;
+    writeln!(out, "serving the UI at http://{address}/ (API: http://{address}/api/v1/openapi.json)")?;
+    out.flush()?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: no new requests or builds");
+        let _ = stop_tx.send(true);
+    };
+    slipway_web::serve(listener, state, shutdown).await.context("serving")?;
+    while let Some(result) = pool.join_next().await {
+        result.context("a worker stopped")??;
+    }
+    store.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records the index's projects, queues the never-built ones, and returns its problems for the dashboard.
+async fn record_index(
+    args: &ServeArgs,
+    config: &Config,
+    store: &slipway_store::Store,
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<IndexProblem>> {
+    let path = args.index.clone().unwrap_or_else(|| config.index.path.clone());
+    if !path.exists() {
+        writeln!(out, "no index at {}: serving what the database holds", path.display())?;
+        return Ok(Vec::new());
+    }
+    let (path, index) = load(Some(&path), config)?;
+    let problems: Vec<IndexProblem> = index
+        .errors()
+        .map(|d| IndexProblem {
+            file: d.file.display().to_string(),
+            line: d.line,
+            column: d.column,
+            code: d.code.to_string(),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        })
+        .collect();
+    let plan = plan_builds(&index, &[])?;
+    let queued = enqueue_first_builds(store, &plan, 3).await?;
+    writeln!(
+        out,
+        "index {}: {} project(s), {} never built and now queued, {} problem(s)",
+        path.display(),
+        plan.builds.len(),
+        queued.len(),
+        problems.len()
+    )?;
+    Ok(problems)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        () = term => {}
+    }
+}

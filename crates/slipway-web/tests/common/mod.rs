@@ -1,0 +1,2 @@
+//! Helpers shared by the slipway-web integration tests.
+pub mod browser;
