@@ -1,2 +1,3 @@
 //! Helpers shared by the slipway-web integration tests.
 pub mod browser;
+pub mod seed;
