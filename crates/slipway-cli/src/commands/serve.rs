@@ -23,6 +23,9 @@ use super::pipeline::PipelineArgs;
 use super::run::worker_settings;
 use crate::config::Config;
 
+/// How long a stopping server lets running builds finish before leaving them to be resumed.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Where to listen.
@@ -99,8 +102,20 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         let _ = stop_tx.send(true);
     };
     slipway_web::serve(listener, state, shutdown).await.context("serving")?;
-    while let Some(result) = pool.join_next().await {
-        result.context("a worker stopped")??;
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while let Some(result) = pool.join_next().await {
+            result.context("a worker stopped")??;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    match finished {
+        Ok(result) => result?,
+        Err(_) => {
+            // Dropping a build removes its containers; its lease lapses and the next worker resumes it.
+            pool.abort_all();
+            writeln!(out, "builds still running after {} s were left to be resumed", SHUTDOWN_GRACE.as_secs())?;
+        }
     }
     store.close().await?;
     Ok(ExitCode::SUCCESS)
