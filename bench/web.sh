@@ -22,7 +22,7 @@ p99() { # wrk's p99 in ms
   wrk -t2 -c64 -d"${DURATION:-10s}" --latency "$1" | awk '
     /^ +99%/ { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 } p=v }
     /Requests\/sec/ { r=$2 }
-    END { printf "%.1f %s", p, r }'
+    END { printf "%.1f %s\n", p, r }'
 }
 
 status=0

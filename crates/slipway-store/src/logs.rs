@@ -1,6 +1,7 @@
 //! Stage logs, stored as they are produced in chunks of whole lines, keyed `(stage_id, seq)`.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -142,6 +143,31 @@ impl Store {
             bytes: u64::try_from(end).unwrap_or(0),
             chunks: u64::try_from(seq + 1).unwrap_or(0),
         }))
+    }
+
+    /// The log sizes (bytes) of several stages at once; a stage without a log is absent.
+    pub async fn log_sizes(&self, stage_ids: &[i64]) -> Result<std::collections::HashMap<i64, u64>, StoreError> {
+        // Each stage's last chunk found from the (stage_id, seq) index alone: reading end_byte from every row
+        // would read every row's text too (it comes first in the row), all of a 100 MB log.
+        let last = Query::select()
+            .expr(Func::max(Expr::col(log_chunk::Column::Id)))
+            .from(log_chunk::Entity)
+            .and_where(sea_orm::sea_query::ExprTrait::is_in(
+                Expr::col(log_chunk::Column::StageId),
+                stage_ids.iter().copied(),
+            ))
+            .group_by_col(log_chunk::Column::StageId)
+            .to_owned();
+        let rows: Vec<(i64, Option<i64>)> = log_chunk::Entity::find()
+            .select_only()
+            .column(log_chunk::Column::StageId)
+            .column(log_chunk::Column::EndByte)
+            .filter(log_chunk::Column::Id.in_subquery(last))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context(|| format!("measuring the logs of {} stage(s)", stage_ids.len()))?;
+        Ok(rows.into_iter().map(|(id, end)| (id, end.and_then(|e| u64::try_from(e).ok()).unwrap_or(0))).collect())
     }
 
     /// The whole log of a stage (for tests and the CLI; pages stream with [`Store::log_chunks`]).

@@ -262,12 +262,19 @@ fn live(
 
 /// At most this many lines of a stage's end are shown on a build page.
 pub(crate) const TAIL_LINES: usize = 200;
-/// Chunks read for the tail.
-const TAIL_CHUNKS: u64 = 64;
+/// Chunks read for the tail: a few first, more only when they hold too few lines.
+const TAIL_CHUNKS: [u64; 3] = [4, 16, 64];
 
 /// The end of a stage's log, rendered; `true` when earlier lines were left out.
 pub(crate) async fn tail(store: &Store, stage_id: i64) -> Result<(Vec<LogLine>, bool), WebError> {
-    let chunks = store.log_tail(stage_id, TAIL_CHUNKS).await?;
+    let mut chunks = Vec::new();
+    for limit in TAIL_CHUNKS {
+        chunks = store.log_tail(stage_id, limit).await?;
+        let lines: usize = chunks.iter().map(|c| c.text.matches('\n').count()).sum();
+        if lines > TAIL_LINES || (chunks.len() as u64) < limit {
+            break;
+        }
+    }
     let starts_at_zero = chunks.first().is_none_or(|c| c.seq == 0);
     let text: String = chunks.into_iter().map(|c| c.text).collect();
     let lines: Vec<&str> = text.lines().collect();

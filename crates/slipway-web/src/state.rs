@@ -69,13 +69,24 @@ pub(crate) struct Inner {
     /// For the release action; without it the action answers 503.
     pub(crate) registry: Option<RegistryClient>,
     pub(crate) dashboard: Mutex<Option<(Instant, Arc<Vec<ProjectRow>>)>>,
+    /// Held by the one request that recomputes the dashboard.
+    pub(crate) refreshing: tokio::sync::Mutex<()>,
     pub(crate) stop: watch::Sender<bool>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig, registry: Option<RegistryClient>) -> AppState {
         let (stop, _) = watch::channel(false);
-        AppState { inner: Arc::new(Inner { store, config, registry, dashboard: Mutex::new(None), stop }) }
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                registry,
+                dashboard: Mutex::new(None),
+                refreshing: tokio::sync::Mutex::new(()),
+                stop,
+            }),
+        }
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -36,6 +36,8 @@ pub(crate) struct ProjectRow {
     pub(crate) rc_digest: Option<String>,
     pub(crate) commit: Option<String>,
     pub(crate) url: String,
+    /// The parents it builds on.
+    pub(crate) depends_on: Vec<String>,
 }
 
 impl ProjectRow {
@@ -57,6 +59,7 @@ impl ProjectRow {
             rc_digest: rc.cloned(),
             commit: build.and_then(|b| b.commit.clone()),
             url: project_url(project),
+            depends_on: project.depends_on.clone(),
         }
     }
 }
@@ -71,13 +74,29 @@ pub(crate) fn build_url(project: &Project, number: i64) -> String {
     format!("{}/builds/{number}", project_url(project))
 }
 
-/// Every project's row, computed at most once per [`DASHBOARD_TTL`].
+/// The cached rows and their age.
+fn cached_rows(state: &AppState) -> Option<(Instant, Arc<Vec<ProjectRow>>)> {
+    state.inner.dashboard.lock().ok().and_then(|cached| cached.clone())
+}
+
+/// Every project's row, computed at most once per [`DASHBOARD_TTL`] by one request at a time; while it does,
+/// the others answer with the previous rows rather than all querying at once.
 pub(crate) async fn project_rows(state: &AppState) -> Result<Arc<Vec<ProjectRow>>, WebError> {
-    if let Ok(cached) = state.inner.dashboard.lock()
-        && let Some((at, rows)) = cached.as_ref()
+    let cached = cached_rows(state);
+    if let Some((at, rows)) = &cached
         && at.elapsed() < DASHBOARD_TTL
     {
         return Ok(rows.clone());
+    }
+    let _refreshing = match (state.inner.refreshing.try_lock(), &cached) {
+        (Ok(guard), _) => guard,
+        (Err(_), Some((_, rows))) => return Ok(rows.clone()),
+        (Err(_), None) => state.inner.refreshing.lock().await,
+    };
+    if let Some((at, rows)) = cached_rows(state)
+        && at.elapsed() < DASHBOARD_TTL
+    {
+        return Ok(rows);
     }
     let store = state.store();
     let last = store.last_builds().await?;
@@ -182,8 +201,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
     let store = state.store();
     let repository = format!("{}/{}/{}", state.config().registry, project.app_id, project.job_id);
     let builds = store.builds_of(project.id, HISTORY as u64).await?;
-    let mut history = store.tag_history(&repository, None).await?;
-    history.sort_by_key(|e| std::cmp::Reverse(e.id));
+    let history = store.tag_history(&repository, None).await?;
     let mut tags: Vec<TierTag> = Vec::new();
     for event in &history {
         if !tags.iter().any(|t| t.tag == event.tag) {
@@ -195,13 +213,11 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
             });
         }
     }
-    history.truncate(HISTORY);
-    let children: Vec<String> = store
-        .projects()
+    let children: Vec<String> = project_rows(state)
         .await?
-        .into_iter()
-        .filter(|p| p.active && p.depends_on.contains(&project.image))
-        .map(|p| p.image)
+        .iter()
+        .filter(|row| row.depends_on.contains(&project.image))
+        .map(|row| row.image.clone())
         .collect();
     Ok(ProjectView {
         info: ProjectInfo::from(&project),
@@ -210,7 +226,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
         repository,
         builds,
         tags,
-        tag_history: history,
+        tag_history: history.into_iter().take(HISTORY).collect(),
     })
 }
 
@@ -239,12 +255,17 @@ pub(crate) struct BuildView {
 
 pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build) -> Result<BuildView, WebError> {
     let store = state.store();
-    let mut stages = Vec::new();
-    for stage in store.stages(build.id).await? {
-        let size = store.log_size(stage.id).await?;
-        let duration_ms = stage.started_at.map(|s| (stage.finished_at.unwrap_or_else(Utc::now) - s).num_milliseconds());
-        stages.push(StageView { stage, duration_ms, log_bytes: size.bytes });
-    }
+    let stages = store.stages(build.id).await?;
+    let sizes = store.log_sizes(&stages.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
+    let stages: Vec<StageView> = stages
+        .into_iter()
+        .map(|stage| {
+            let duration_ms =
+                stage.started_at.map(|s| (stage.finished_at.unwrap_or_else(Utc::now) - s).num_milliseconds());
+            let log_bytes = sizes.get(&stage.id).copied().unwrap_or(0);
+            StageView { stage, duration_ms, log_bytes }
+        })
+        .collect();
     let focus = build
         .failed_stage
         .or_else(|| stages.iter().find(|s| s.stage.state == StageState::Running).map(|s| s.stage.kind))
