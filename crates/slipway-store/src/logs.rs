@@ -55,17 +55,7 @@ impl Store {
         if locked.is_none() {
             return Err(not_found("stage", &stage_id));
         }
-        let last: Option<(i64, i64)> = log_chunk::Entity::find()
-            .select_only()
-            .column(log_chunk::Column::Seq)
-            .column(log_chunk::Column::EndByte)
-            .filter(log_chunk::Column::StageId.eq(stage_id))
-            .order_by_desc(log_chunk::Column::Seq)
-            .limit(1)
-            .into_tuple()
-            .one(&txn)
-            .await
-            .context(what)?;
+        let last = last_chunk(&txn, stage_id).await.context(what)?;
         let (seq, start) = last.map_or((0, 0), |(seq, end)| (seq + 1, end));
         log_chunk::ActiveModel {
             id: NotSet,
@@ -128,17 +118,7 @@ impl Store {
 
     /// The size of a stage's log, read from its last chunk.
     pub async fn log_size(&self, stage_id: i64) -> Result<LogSize, StoreError> {
-        let last: Option<(i64, i64)> = log_chunk::Entity::find()
-            .select_only()
-            .column(log_chunk::Column::Seq)
-            .column(log_chunk::Column::EndByte)
-            .filter(log_chunk::Column::StageId.eq(stage_id))
-            .order_by_desc(log_chunk::Column::Seq)
-            .limit(1)
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .context(|| format!("measuring the log of stage {stage_id}"))?;
+        let last = last_chunk(&self.db, stage_id).await.context(|| format!("measuring the log of stage {stage_id}"))?;
         Ok(last.map_or(LogSize::default(), |(seq, end)| LogSize {
             bytes: u64::try_from(end).unwrap_or(0),
             chunks: u64::try_from(seq + 1).unwrap_or(0),
@@ -183,4 +163,18 @@ impl Store {
             .context(|| format!("reading the log of stage {stage_id}"))?;
         Ok(chunks.concat())
     }
+}
+
+/// The seq and end byte of a stage's last chunk, read from the (stage_id, seq) index and that one row.
+async fn last_chunk(db: &impl sea_orm::ConnectionTrait, stage_id: i64) -> Result<Option<(i64, i64)>, sea_orm::DbErr> {
+    log_chunk::Entity::find()
+        .select_only()
+        .column(log_chunk::Column::Seq)
+        .column(log_chunk::Column::EndByte)
+        .filter(log_chunk::Column::StageId.eq(stage_id))
+        .order_by_desc(log_chunk::Column::Seq)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
 }
