@@ -21,11 +21,12 @@ con = sqlite3.connect(db)
 cur = con.cursor()
 cur.execute("PRAGMA journal_mode=WAL")
 cur.execute("PRAGMA synchronous=OFF")
-project_rows, build_rows, job_rows, stage_rows, log_rows, image_rows, tag_rows = [], [], [], [], [], [], []
+parent_rows, project_rows, build_rows, job_rows, stage_rows, log_rows, image_rows, tag_rows = [], [], [], [], [], [], [], []
 build_id = stage_id = image_id = 0
 for p in range(projects):
     image = f"bench/app{p:04d}:latest"
     parent = [f"bench/app{p - 1:04d}:latest"] if p % 10 else []
+    parent_rows += [(p + 1, image) for image in parent]
     project_rows.append((p + 1, image, "bench", f"app{p:04d}", "latest", f"git://127.0.0.1/app{p}", "main", ".",
                          "Dockerfile", "./", json.dumps(parent), None, json.dumps({}), "index/index.d/bench.yaml",
                          p + 1, 1, ts(0), ts(0)))
@@ -59,6 +60,7 @@ for p in range(projects):
 cur.executemany("INSERT INTO projects (id,image,app_id,job_id,desired_tag,git_url,git_branch,git_path,target_file,"
                 "build_context,depends_on,notify_email,entry,index_file,index_line,active,created_at,updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", project_rows)
+cur.executemany("INSERT INTO project_parents (project_id,parent_image) VALUES (?,?)", parent_rows)
 cur.executemany("INSERT INTO builds (id,project_id,number,causes,state,\"commit\",commit_subject,semver_tag,failed_stage,"
                 "error,digest,worker,created_at,started_at,finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 build_rows)

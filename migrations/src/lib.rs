@@ -15,6 +15,7 @@ mod m20261122_000002_stages_and_logs;
 mod m20261122_000003_images_and_tags;
 mod m20261122_000004_results;
 mod m20261202_000005_access_and_log_offsets;
+mod m20261202_000006_project_parents;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_images_and_tags::Migration),
             Box::new(m20261122_000004_results::Migration),
             Box::new(m20261202_000005_access_and_log_offsets::Migration),
+            Box::new(m20261202_000006_project_parents::Migration),
         ]
     }
 }

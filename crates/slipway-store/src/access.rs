@@ -52,6 +52,9 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// How stale a token's `last_used_at` may be.
+const LAST_USED_PRECISION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 impl Store {
     /// Records a token by its hash. A name already taken is [`StoreError::Invalid`].
     pub async fn create_token(&self, name: &str, hash: &str) -> Result<ApiToken, StoreError> {
@@ -94,12 +97,16 @@ impl Store {
             .await
             .context(what)?;
         let Some(found) = found else { return Ok(None) };
-        api_token::Entity::update_many()
-            .col_expr(api_token::Column::LastUsedAt, Expr::value(now()))
-            .filter(api_token::Column::Id.eq(found.id))
-            .exec(&self.db)
-            .await
-            .context(what)?;
+        // One write a minute at most: an API client reading in a loop must not turn every read into a write.
+        let now = now();
+        if found.last_used_at.is_none_or(|at| now - at >= LAST_USED_PRECISION) {
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+                .filter(api_token::Column::Id.eq(found.id))
+                .exec(&self.db)
+                .await
+                .context(what)?;
+        }
         Ok(Some(found.into()))
     }
 

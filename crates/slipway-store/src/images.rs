@@ -1,8 +1,10 @@
 //! Images (a digest in a repository and its QA state), the history of every tag move, and promotions.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::Serialize;
 
 use crate::entities::{image, promotion, tag_event};
@@ -193,31 +195,42 @@ impl Store {
         Ok(())
     }
 
-    /// The moves of the repository's tags (of one tag, if given), newest first.
-    pub async fn tag_history(&self, repository: &str, tag: Option<&str>) -> Result<Vec<TagEvent>, StoreError> {
+    /// The moves of the repository's tags (of one tag, if given), newest first, at most `limit`.
+    pub async fn tag_history(
+        &self,
+        repository: &str,
+        tag: Option<&str>,
+        limit: Option<u64>,
+    ) -> Result<Vec<TagEvent>, StoreError> {
         let mut query = tag_event::Entity::find().filter(tag_event::Column::Repository.eq(repository));
         if let Some(tag) = tag {
             query = query.filter(tag_event::Column::Tag.eq(tag));
         }
         let rows = query
             .order_by_desc(tag_event::Column::Id)
+            .limit(limit)
             .all(&self.db)
             .await
             .context(|| format!("reading the tag history of {repository}"))?;
-        Ok(rows
-            .into_iter()
-            .map(|m| TagEvent {
-                id: m.id,
-                registry: m.registry,
-                repository: m.repository,
-                tag: m.tag,
-                digest: m.digest,
-                previous_digest: m.previous_digest,
-                at: m.at,
-                by: m.by,
-                build_id: m.build_id,
-            })
-            .collect())
+        Ok(rows.into_iter().map(TagEvent::from).collect())
+    }
+
+    /// Each tag of the repository with its last move (the digest it holds as far as Slipway knows), the most
+    /// recently moved first.
+    pub async fn current_tags(&self, repository: &str) -> Result<Vec<TagEvent>, StoreError> {
+        let last = Query::select()
+            .expr(Func::max(Expr::col(tag_event::Column::Id)))
+            .from(tag_event::Entity)
+            .and_where(Expr::col(tag_event::Column::Repository).eq(repository))
+            .group_by_col(tag_event::Column::Tag)
+            .to_owned();
+        let rows = tag_event::Entity::find()
+            .filter(tag_event::Column::Id.in_subquery(last))
+            .order_by_desc(tag_event::Column::Id)
+            .all(&self.db)
+            .await
+            .context(|| format!("reading the current tags of {repository}"))?;
+        Ok(rows.into_iter().map(TagEvent::from).collect())
     }
 
     pub async fn record_promotion(&self, p: &NewPromotion) -> Result<(), StoreError> {
@@ -260,5 +273,21 @@ impl Store {
                 error: m.error,
             })
             .collect())
+    }
+}
+
+impl From<tag_event::Model> for TagEvent {
+    fn from(m: tag_event::Model) -> TagEvent {
+        TagEvent {
+            id: m.id,
+            registry: m.registry,
+            repository: m.repository,
+            tag: m.tag,
+            digest: m.digest,
+            previous_digest: m.previous_digest,
+            at: m.at,
+            by: m.by,
+            build_id: m.build_id,
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Projects: one per index entry, keyed by its image ("app-id/job-id:desired-tag").
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use std::collections::BTreeSet;
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::Serialize;
 
-use crate::entities::project;
+use crate::entities::{project, project_parent};
 use crate::error::{Context, StoreError, not_found, parse_list};
 use crate::{Store, now};
 
@@ -125,12 +127,30 @@ impl Store {
                 C::UpdatedAt,
             ])
             .to_owned();
-        project::Entity::insert(row)
-            .on_conflict(on_conflict)
-            .exec_without_returning(&self.db)
+        let what = || format!("recording project {}", p.image);
+        let txn = self.write_txn().await.context(what)?;
+        project::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(&txn).await.context(what)?;
+        let stored = project::Entity::find()
+            .filter(project::Column::Image.eq(&p.image))
+            .one(&txn)
             .await
-            .context(|| format!("recording project {}", p.image))?;
-        self.project_by_image(&p.image).await?.ok_or_else(|| not_found("project", &p.image))
+            .context(what)?
+            .ok_or_else(|| not_found("project", &p.image))?;
+        project_parent::Entity::delete_many()
+            .filter(project_parent::Column::ProjectId.eq(stored.id))
+            .exec(&txn)
+            .await
+            .context(what)?;
+        let parents: BTreeSet<&String> = p.depends_on.iter().collect();
+        if !parents.is_empty() {
+            let rows = parents.into_iter().map(|parent| project_parent::ActiveModel {
+                project_id: Set(stored.id),
+                parent_image: Set(parent.clone()),
+            });
+            project_parent::Entity::insert_many(rows).exec_without_returning(&txn).await.context(what)?;
+        }
+        txn.commit().await.context(what)?;
+        stored.try_into()
     }
 
     pub async fn project(&self, id: i64) -> Result<Project, StoreError> {
@@ -145,6 +165,25 @@ impl Store {
             .await
             .context(|| format!("reading project {image}"))?;
         row.map(Project::try_from).transpose()
+    }
+
+    /// The active projects whose `depends-on` names `image`, by image.
+    pub async fn children_of(&self, image: &str) -> Result<Vec<String>, StoreError> {
+        let children = Query::select()
+            .column(project_parent::Column::ProjectId)
+            .from(project_parent::Entity)
+            .and_where(Expr::col(project_parent::Column::ParentImage).eq(image))
+            .to_owned();
+        project::Entity::find()
+            .select_only()
+            .column(project::Column::Image)
+            .filter(project::Column::Id.in_subquery(children))
+            .filter(project::Column::Active.eq(true))
+            .order_by_asc(project::Column::Image)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context(|| format!("finding the children of {image}"))
     }
 
     /// Every project, active or not, ordered by image.

@@ -103,7 +103,7 @@ async fn tag_history_is_newest_first_and_filters_by_tag() {
             store.record_tag_event(&event).await.unwrap();
         }
         let all: Vec<(String, String)> =
-            store.tag_history(repository, None).await.unwrap().into_iter().map(|e| (e.tag, e.digest)).collect();
+            store.tag_history(repository, None, None).await.unwrap().into_iter().map(|e| (e.tag, e.digest)).collect();
         assert_eq!(
             all,
             [
@@ -112,11 +112,15 @@ async fn tag_history_is_newest_first_and_filters_by_tag() {
                 ("test".to_string(), "sha256:1".to_string())
             ]
         );
-        let test = store.tag_history(repository, Some("test")).await.unwrap();
+        let test = store.tag_history(repository, Some("test"), None).await.unwrap();
         assert_eq!(test.len(), 2);
         assert_eq!(test[0].previous_digest.as_deref(), Some("sha256:1"));
         assert_eq!((test[0].by.as_str(), test[0].build_id), ("build app/p:latest#1", Some(b.id)));
-        assert!(store.tag_history("127.0.0.1:5555/app/other", None).await.unwrap().is_empty());
+        assert!(store.tag_history("127.0.0.1:5555/app/other", None, None).await.unwrap().is_empty());
+        assert_eq!(store.tag_history(repository, None, Some(1)).await.unwrap().len(), 1);
+        let current: Vec<(String, String)> =
+            store.current_tags(repository).await.unwrap().into_iter().map(|e| (e.tag, e.digest)).collect();
+        assert_eq!(current, [("test".to_string(), "sha256:2".to_string()), ("rc".to_string(), "sha256:1".to_string())]);
     })
     .await;
 }

@@ -119,3 +119,28 @@ async fn dashboard_reads() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn children_are_found_by_their_depends_on() {
+    on_both(|store| async move {
+        let base = project(&store, "base").await;
+        for (name, parents) in [("web", vec![base.image.clone()]), ("cli", vec!["x/y:1".into(), base.image.clone()])] {
+            let mut child = common::new_project(name);
+            child.depends_on = parents;
+            store.upsert_project(&child).await.unwrap();
+        }
+        // `_` is not a wildcard here: a near name is not a child.
+        let mut near = common::new_project("near");
+        near.depends_on = vec!["app/bas_:latest".into()];
+        store.upsert_project(&near).await.unwrap();
+        assert_eq!(store.children_of(&base.image).await.unwrap(), ["app/cli:latest", "app/web:latest"]);
+        assert!(store.children_of("app/web:latest").await.unwrap().is_empty());
+        // A changed entry changes its parents.
+        let mut web = common::new_project("web");
+        web.depends_on = vec!["app/cli:latest".into()];
+        store.upsert_project(&web).await.unwrap();
+        assert_eq!(store.children_of(&base.image).await.unwrap(), ["app/cli:latest"]);
+        assert_eq!(store.children_of("app/cli:latest").await.unwrap(), ["app/web:latest"]);
+    })
+    .await;
+}

@@ -57,6 +57,8 @@ impl WebConfig {
 
 /// The dashboard's rows are computed at most once a second, however many people look.
 pub(crate) const DASHBOARD_TTL: Duration = Duration::from_secs(1);
+/// Rows up to this old are still answered while they are recomputed in the background.
+pub(crate) const DASHBOARD_STALE: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -69,8 +71,8 @@ pub(crate) struct Inner {
     /// For the release action; without it the action answers 503.
     pub(crate) registry: Option<RegistryClient>,
     pub(crate) dashboard: Mutex<Option<(Instant, Arc<Vec<ProjectRow>>)>>,
-    /// Held by the one request that recomputes the dashboard.
-    pub(crate) refreshing: tokio::sync::Mutex<()>,
+    /// Held by the one task that recomputes the dashboard.
+    pub(crate) refreshing: Arc<tokio::sync::Mutex<()>>,
     pub(crate) stop: watch::Sender<bool>,
 }
 
@@ -83,7 +85,7 @@ impl AppState {
                 config,
                 registry,
                 dashboard: Mutex::new(None),
-                refreshing: tokio::sync::Mutex::new(()),
+                refreshing: Arc::new(tokio::sync::Mutex::new(())),
                 stop,
             }),
         }

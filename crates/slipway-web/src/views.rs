@@ -11,7 +11,7 @@ use slipway_store::{
 };
 
 use crate::error::WebError;
-use crate::state::{AppState, DASHBOARD_TTL};
+use crate::state::{AppState, DASHBOARD_STALE, DASHBOARD_TTL};
 
 /// One project on the dashboard and in `GET /api/v1/projects`; the field names are a contract.
 #[derive(Debug, Clone, Serialize)]
@@ -79,25 +79,36 @@ fn cached_rows(state: &AppState) -> Option<(Instant, Arc<Vec<ProjectRow>>)> {
     state.inner.dashboard.lock().ok().and_then(|cached| cached.clone())
 }
 
-/// Every project's row, computed at most once per [`DASHBOARD_TTL`] by one request at a time; while it does,
-/// the others answer with the previous rows rather than all querying at once.
+/// Every project's row. Rows younger than [`DASHBOARD_TTL`] are answered as they are; older ones, up to
+/// [`DASHBOARD_STALE`], are answered too while one background task recomputes them, so under load no request
+/// waits for the recompute; older still (an idle server), the request waits for fresh rows.
 pub(crate) async fn project_rows(state: &AppState) -> Result<Arc<Vec<ProjectRow>>, WebError> {
-    let cached = cached_rows(state);
-    if let Some((at, rows)) = &cached
-        && at.elapsed() < DASHBOARD_TTL
-    {
-        return Ok(rows.clone());
+    if let Some((at, rows)) = cached_rows(state) {
+        if at.elapsed() < DASHBOARD_TTL {
+            return Ok(rows);
+        }
+        if at.elapsed() < DASHBOARD_STALE {
+            if let Ok(guard) = state.inner.refreshing.clone().try_lock_owned() {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = refresh_rows(&state).await {
+                        tracing::warn!(error = ?err, "recomputing the dashboard failed; it shows the previous rows");
+                    }
+                    drop(guard);
+                });
+            }
+            return Ok(rows);
+        }
     }
-    let _refreshing = match (state.inner.refreshing.try_lock(), &cached) {
-        (Ok(guard), _) => guard,
-        (Err(_), Some((_, rows))) => return Ok(rows.clone()),
-        (Err(_), None) => state.inner.refreshing.lock().await,
-    };
-    if let Some((at, rows)) = cached_rows(state)
-        && at.elapsed() < DASHBOARD_TTL
-    {
-        return Ok(rows);
+    let _refreshing = state.inner.refreshing.lock().await;
+    match cached_rows(state) {
+        Some((at, rows)) if at.elapsed() < DASHBOARD_TTL => Ok(rows),
+        _ => refresh_rows(state).await,
     }
+}
+
+/// Reads every project's row in four set-based queries and caches them.
+async fn refresh_rows(state: &AppState) -> Result<Arc<Vec<ProjectRow>>, WebError> {
     let store = state.store();
     let last = store.last_builds().await?;
     let build_ids: Vec<i64> = last.iter().filter_map(|(_, b)| b.as_ref().map(|b| b.id)).collect();
@@ -200,24 +211,14 @@ const HISTORY: usize = 50;
 pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<ProjectView, WebError> {
     let store = state.store();
     let repository = format!("{}/{}/{}", state.config().registry, project.app_id, project.job_id);
+    // One read after another: on a loaded server, reads in parallel cost more thread hand-offs than they save.
     let builds = store.builds_of(project.id, HISTORY as u64).await?;
-    let history = store.tag_history(&repository, None).await?;
-    let mut tags: Vec<TierTag> = Vec::new();
-    for event in &history {
-        if !tags.iter().any(|t| t.tag == event.tag) {
-            tags.push(TierTag {
-                tag: event.tag.clone(),
-                digest: event.digest.clone(),
-                since: event.at,
-                by: event.by.clone(),
-            });
-        }
-    }
-    let children: Vec<String> = project_rows(state)
-        .await?
-        .iter()
-        .filter(|row| row.depends_on.contains(&project.image))
-        .map(|row| row.image.clone())
+    let history = store.tag_history(&repository, None, Some(HISTORY as u64)).await?;
+    let current = store.current_tags(&repository).await?;
+    let children = store.children_of(&project.image).await?;
+    let tags = current
+        .into_iter()
+        .map(|event| TierTag { tag: event.tag, digest: event.digest, since: event.at, by: event.by })
         .collect();
     Ok(ProjectView {
         info: ProjectInfo::from(&project),
@@ -226,7 +227,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
         repository,
         builds,
         tags,
-        tag_history: history.into_iter().take(HISTORY).collect(),
+        tag_history: history,
     })
 }
 
@@ -256,6 +257,10 @@ pub(crate) struct BuildView {
 pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build) -> Result<BuildView, WebError> {
     let store = state.store();
     let stages = store.stages(build.id).await?;
+    let image = store.image_of_build(build.id).await?;
+    let findings = store.findings(build.id).await?;
+    let tests = store.test_results(build.id).await?;
+    let promotions = store.promotions(build.id).await?;
     let sizes = store.log_sizes(&stages.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
     let stages: Vec<StageView> = stages
         .into_iter()
@@ -276,12 +281,11 @@ pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build
                 .map(|s| s.stage.kind)
         })
         .or_else(|| stages.last().map(|s| s.stage.kind));
-    let image = store.image_of_build(build.id).await?;
     Ok(BuildView {
         image: project.image.clone(),
-        findings: store.findings(build.id).await?,
-        tests: store.test_results(build.id).await?,
-        promotions: store.promotions(build.id).await?,
+        findings,
+        tests,
+        promotions,
         qa_state: image.map(|i| i.qa_state),
         focus,
         stages,

@@ -9,6 +9,7 @@ pub(crate) mod image;
 pub(crate) mod job;
 pub(crate) mod log_chunk;
 pub(crate) mod project;
+pub(crate) mod project_parent;
 pub(crate) mod promotion;
 pub(crate) mod session;
 pub(crate) mod stage;

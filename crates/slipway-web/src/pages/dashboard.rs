@@ -3,13 +3,14 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use serde::Deserialize;
+use slipway_store::BuildState;
 
 use super::Chrome;
 use crate::auth::Caller;
 use crate::error::PageError;
 use crate::render::{short_digest, time};
 use crate::state::{AppState, IndexProblem};
-use crate::views::{ProjectRow, project_rows};
+use crate::views::{ProjectRow, project_rows, went_wrong};
 
 /// Rows per page.
 const PAGE_ROWS: usize = 100;
@@ -28,7 +29,7 @@ impl Filter {
     pub(crate) fn keeps(&self, row: &ProjectRow) -> bool {
         let state_ok = match self.state.as_str() {
             "" | "all" => true,
-            "failing" => matches!(row.state.as_str(), "failed" | "errored" | "skipped" | "canceled"),
+            "failing" => row.state.parse::<BuildState>().is_ok_and(went_wrong),
             state => row.state == state,
         };
         let q = self.q.trim().to_lowercase();
