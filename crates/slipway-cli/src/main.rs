@@ -37,6 +37,8 @@ enum Command {
     Mirror(commands::mirror::MirrorArgs),
     /// Build, test and deliver the index's projects now, parents first.
     Run(commands::run::RunArgs),
+    /// Queue a manual build of a project (a running `slipway serve` builds it).
+    Build(commands::build::BuildArgs),
     /// Each project's last build: state, failing stage, error, digest and where its log is.
     Status(commands::status::StatusArgs),
     /// A build's stage logs.
@@ -46,6 +48,8 @@ enum Command {
     Db(commands::db::DbCommand),
     /// The web UI and JSON API, with a local worker pool unless --no-workers.
     Serve(commands::serve::ServeArgs),
+    /// Build what the database's queue holds (beside or instead of `slipway serve`'s workers).
+    Worker(commands::worker::WorkerArgs),
     /// API tokens for writes and for signing in to the UI.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -61,10 +65,12 @@ fn main() -> ExitCode {
         Command::Image(command) => commands::image::run(command, &config, &mut out),
         Command::Mirror(args) => commands::mirror::run(&args, &config, &mut out),
         Command::Run(args) => commands::run::run(&args, &config, &mut out),
+        Command::Build(args) => commands::build::run(&args, &config, &mut out),
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),
         Command::Serve(args) => commands::serve::run(&args, &config, &mut out),
+        Command::Worker(args) => commands::worker::run(&args, &config, &mut out),
         Command::Token(command) => commands::token::run(command, &config, &mut out),
     });
     let outcome = outcome.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));

@@ -5,9 +5,7 @@ use slipway_store::{Build, NewBuild, NewProject, Store, StoreError};
 
 use crate::plan::BuildPlan;
 use crate::spec::ProjectSpec;
-
-/// Builds a run queues at this priority; triggers of later issues rank around it.
-pub const MANUAL_PRIORITY: i32 = 100;
+use crate::triggers::{MANUAL_PRIORITY, Trigger};
 
 #[derive(Debug, Clone)]
 pub struct QueuedBuild {
@@ -22,7 +20,7 @@ pub async fn enqueue_plan(
     cause: &str,
     max_attempts: i32,
 ) -> Result<Vec<QueuedBuild>, StoreError> {
-    enqueue(store, plan, cause, max_attempts, false).await
+    enqueue(store, plan, cause, MANUAL_PRIORITY, max_attempts, false).await
 }
 
 /// Records the plan's projects and queues a build (cause "first build") only for those never built: what a
@@ -32,13 +30,15 @@ pub async fn enqueue_first_builds(
     plan: &BuildPlan<'_>,
     max_attempts: i32,
 ) -> Result<Vec<QueuedBuild>, StoreError> {
-    enqueue(store, plan, "first build", max_attempts, true).await
+    let first = Trigger::FirstBuild;
+    enqueue(store, plan, &first.cause(), first.priority(), max_attempts, true).await
 }
 
 async fn enqueue(
     store: &Store,
     plan: &BuildPlan<'_>,
     cause: &str,
+    priority: i32,
     max_attempts: i32,
     only_never_built: bool,
 ) -> Result<Vec<QueuedBuild>, StoreError> {
@@ -82,7 +82,7 @@ async fn enqueue(
                 project_id: stored.id,
                 causes: vec![cause.to_string()],
                 parents,
-                priority: MANUAL_PRIORITY,
+                priority,
                 max_attempts,
             })
             .await?;

@@ -3,7 +3,9 @@
 //! promotion itself, and the image's new QA state. The deliver stage and the release action both use it.
 
 use slipway_registry::{Reference, RegistryClient};
-use slipway_store::{NewPromotion, NewTagEvent, QaState, Store, StoreError};
+use slipway_store::{NewPromotion, NewTagEvent, QaState, Requested, Store, StoreError};
+
+use crate::cascade::queue_cascade;
 
 /// One promotion of one image.
 #[derive(Debug, Clone)]
@@ -21,6 +23,14 @@ pub struct Promotion<'a> {
     pub by: &'a str,
     /// The image's QA state once the tags moved.
     pub qa_state: QaState,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone)]
+pub struct Promoted {
+    pub moved: Vec<MovedTag>,
+    /// The builds a first release of this digest queued down the graph (see [`crate::cascade`]).
+    pub cascade: Vec<Requested>,
 }
 
 /// A tag that now points to the promoted digest.
@@ -41,8 +51,9 @@ pub enum PromoteError {
 }
 
 /// Writes `p.digest` under `p.tags` and records it. A registry failure is recorded as a failed promotion
-/// before it is returned.
-pub async fn promote(store: &Store, client: &RegistryClient, p: &Promotion<'_>) -> Result<Vec<MovedTag>, PromoteError> {
+/// before it is returned. The first release of a digest queues the cascade of its project's descendants,
+/// before the image is marked released, so a promotion retried after a failure here cascades again.
+pub async fn promote(store: &Store, client: &RegistryClient, p: &Promotion<'_>) -> Result<Promoted, PromoteError> {
     let reference = format!("{}@{}", p.repository, p.digest);
     let source: Reference = reference.parse().map_err(|e: slipway_registry::ReferenceError| {
         PromoteError::InvalidReference { reference: reference.clone(), reason: e.to_string() }
@@ -84,10 +95,15 @@ pub async fn promote(store: &Store, client: &RegistryClient, p: &Promotion<'_>) 
         store.record_tag_event(&event).await?;
         moved.push(MovedTag { tag: tag.clone(), previous });
     }
+    let mut cascade = Vec::new();
     if let Some(image) = image {
+        if p.qa_state == QaState::Released && image.qa_state != QaState::Released {
+            let project = store.project(image.project_id).await?;
+            cascade = queue_cascade(store, &project.image, p.build_id, p.digest).await?;
+        }
         store.set_image_state(image.id, p.qa_state).await?;
     }
-    Ok(moved)
+    Ok(Promoted { moved, cascade })
 }
 
 /// The digest `repository:tag` points to now, if any; unknown when the registry cannot say.

@@ -5,6 +5,8 @@ use slipway_index::ImageRef;
 use slipway_registry::RegistryClient;
 use slipway_store::{BuildState, QaState, Store, StoreError};
 
+use slipway_store::Requested;
+
 use crate::promote::{MovedTag, PromoteError, Promotion, promote};
 use crate::spec::ProjectSpec;
 use crate::tags::{TagInputs, build_tags};
@@ -26,6 +28,8 @@ pub struct Released {
     pub repository: String,
     pub digest: String,
     pub tags: Vec<MovedTag>,
+    /// The builds its first release queued down the graph.
+    pub cascade: Vec<Requested>,
 }
 
 /// Writes the rc digest of build `build_id` under its release tags in `registry`, for `by`.
@@ -64,7 +68,7 @@ pub async fn release_build(
         build_number: build.number,
     });
     let repository = format!("{registry}/{}", spec.repository);
-    let moved = promote(
+    let promoted = promote(
         store,
         client,
         &Promotion {
@@ -80,5 +84,5 @@ pub async fn release_build(
         },
     )
     .await?;
-    Ok(Released { repository, digest: image.digest, tags: moved })
+    Ok(Released { repository, digest: image.digest, tags: promoted.moved, cascade: promoted.cascade })
 }

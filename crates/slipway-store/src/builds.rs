@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -83,89 +83,9 @@ impl Store {
     /// Records a build with the next number of its project and queues its job. A parent that already ended
     /// without success makes the build `skipped` at once, so it never waits for nothing.
     pub async fn create_build(&self, b: &NewBuild) -> Result<Build, StoreError> {
-        if b.max_attempts < 1 {
-            return Err(StoreError::Invalid { what: "max_attempts", reason: format!("{} is below 1", b.max_attempts) });
-        }
         let what = || format!("queuing a build of project {}", b.project_id);
         let txn = self.write_txn().await.context(what)?;
-        // Locking the project serialises numbering on PostgreSQL (SQLite's write lock already does).
-        let project = project::Entity::find_by_id(b.project_id).lock_exclusive().one(&txn).await.context(what)?;
-        let project = project.ok_or_else(|| not_found("project", &b.project_id))?;
-        let last: Option<Option<i64>> = build::Entity::find()
-            .select_only()
-            .expr(Func::max(Expr::col(build::Column::Number)))
-            .filter(build::Column::ProjectId.eq(project.id))
-            .into_tuple()
-            .one(&txn)
-            .await
-            .context(what)?;
-        let number = last.flatten().unwrap_or(0) + 1;
-
-        let parent_ids: BTreeSet<i64> = b.parents.iter().copied().collect();
-        let parents = build::Entity::find()
-            .filter(build::Column::Id.is_in(parent_ids.iter().copied()))
-            .order_by_asc(build::Column::Id)
-            .all(&txn)
-            .await
-            .context(what)?;
-        if let Some(missing) = parent_ids.iter().find(|id| !parents.iter().any(|p| p.id == **id)) {
-            return Err(not_found("parent build", &missing));
-        }
-        let mut blocked_by = None;
-        for parent in &parents {
-            let state: BuildState = parse_state("builds", "state", parent.id, &parent.state)?;
-            if state.is_finished() && state != BuildState::Succeeded {
-                let image = project_image(&txn, parent.project_id).await?;
-                blocked_by = Some(skip_reason(&image, parent.number, state));
-                break;
-            }
-        }
-
-        let now = now();
-        let state = if blocked_by.is_some() { BuildState::Skipped } else { BuildState::Queued };
-        let row = build::ActiveModel {
-            id: NotSet,
-            project_id: Set(project.id),
-            number: Set(number),
-            causes: Set(serde_json::Value::from(b.causes.clone())),
-            state: Set(state.as_str().to_string()),
-            commit: Set(None),
-            commit_subject: Set(None),
-            semver_tag: Set(None),
-            failed_stage: Set(None),
-            error: Set(blocked_by.clone()),
-            digest: Set(None),
-            worker: Set(None),
-            created_at: Set(now),
-            started_at: Set(None),
-            finished_at: Set(blocked_by.as_ref().map(|_| now)),
-        }
-        .insert(&txn)
-        .await
-        .context(what)?;
-        if !parent_ids.is_empty() {
-            let edges = parent_ids
-                .iter()
-                .map(|parent| build_parent::ActiveModel { build_id: Set(row.id), parent_build_id: Set(*parent) });
-            build_parent::Entity::insert_many(edges).exec_without_returning(&txn).await.context(what)?;
-        }
-        let job_state = if blocked_by.is_some() { JobState::Done } else { JobState::Queued };
-        job::ActiveModel {
-            id: NotSet,
-            build_id: Set(row.id),
-            state: Set(job_state.as_str().to_string()),
-            priority: Set(b.priority),
-            attempts: Set(0),
-            max_attempts: Set(b.max_attempts),
-            worker: Set(None),
-            lease_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .context(what)?;
+        let row = insert_build(&txn, b).await?;
         txn.commit().await.context(what)?;
         row.try_into()
     }
@@ -269,4 +189,92 @@ pub(crate) async fn project_image(db: &impl ConnectionTrait, project_id: i64) ->
         .await
         .context(|| format!("reading project {project_id}"))?;
     image.ok_or_else(|| not_found("project", &project_id))
+}
+
+/// Inserts a build with the next number of its project, its parent edges and its job, in the caller's
+/// transaction (which takes the write lock first on SQLite).
+pub(crate) async fn insert_build(txn: &DatabaseTransaction, b: &NewBuild) -> Result<build::Model, StoreError> {
+    if b.max_attempts < 1 {
+        return Err(StoreError::Invalid { what: "max_attempts", reason: format!("{} is below 1", b.max_attempts) });
+    }
+    let what = || format!("queuing a build of project {}", b.project_id);
+    // Locking the project serialises numbering on PostgreSQL (SQLite's write lock already does).
+    let project = project::Entity::find_by_id(b.project_id).lock_exclusive().one(txn).await.context(what)?;
+    let project = project.ok_or_else(|| not_found("project", &b.project_id))?;
+    let last: Option<Option<i64>> = build::Entity::find()
+        .select_only()
+        .expr(Func::max(Expr::col(build::Column::Number)))
+        .filter(build::Column::ProjectId.eq(project.id))
+        .into_tuple()
+        .one(txn)
+        .await
+        .context(what)?;
+    let number = last.flatten().unwrap_or(0) + 1;
+
+    let parent_ids: BTreeSet<i64> = b.parents.iter().copied().collect();
+    let parents = build::Entity::find()
+        .filter(build::Column::Id.is_in(parent_ids.iter().copied()))
+        .order_by_asc(build::Column::Id)
+        .all(txn)
+        .await
+        .context(what)?;
+    if let Some(missing) = parent_ids.iter().find(|id| !parents.iter().any(|p| p.id == **id)) {
+        return Err(not_found("parent build", &missing));
+    }
+    let mut blocked_by = None;
+    for parent in &parents {
+        let state: BuildState = parse_state("builds", "state", parent.id, &parent.state)?;
+        if state.is_finished() && state != BuildState::Succeeded {
+            let image = project_image(txn, parent.project_id).await?;
+            blocked_by = Some(skip_reason(&image, parent.number, state));
+            break;
+        }
+    }
+
+    let now = now();
+    let state = if blocked_by.is_some() { BuildState::Skipped } else { BuildState::Queued };
+    let row = build::ActiveModel {
+        id: NotSet,
+        project_id: Set(project.id),
+        number: Set(number),
+        causes: Set(serde_json::Value::from(b.causes.clone())),
+        state: Set(state.as_str().to_string()),
+        commit: Set(None),
+        commit_subject: Set(None),
+        semver_tag: Set(None),
+        failed_stage: Set(None),
+        error: Set(blocked_by.clone()),
+        digest: Set(None),
+        worker: Set(None),
+        created_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(blocked_by.as_ref().map(|_| now)),
+    }
+    .insert(txn)
+    .await
+    .context(what)?;
+    if !parent_ids.is_empty() {
+        let edges = parent_ids
+            .iter()
+            .map(|parent| build_parent::ActiveModel { build_id: Set(row.id), parent_build_id: Set(*parent) });
+        build_parent::Entity::insert_many(edges).exec_without_returning(txn).await.context(what)?;
+    }
+    let job_state = if blocked_by.is_some() { JobState::Done } else { JobState::Queued };
+    job::ActiveModel {
+        id: NotSet,
+        build_id: Set(row.id),
+        state: Set(job_state.as_str().to_string()),
+        priority: Set(b.priority),
+        attempts: Set(0),
+        max_attempts: Set(b.max_attempts),
+        worker: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .context(what)?;
+    Ok(row)
 }

@@ -1,8 +1,8 @@
 //! The writes people make, shared by the UI's forms and the API: rebuild, cancel, and release a build's rc.
 
 use serde::Serialize;
-use slipway_engine::{MANUAL_PRIORITY, ReleaseError, release_build};
-use slipway_store::{Build, NewBuild, Project};
+use slipway_engine::{ReleaseError, Trigger, release_build, request};
+use slipway_store::{Build, Project};
 
 use crate::error::WebError;
 use crate::state::AppState;
@@ -51,28 +51,17 @@ pub(crate) async fn perform(
     }
 }
 
-/// Attempts a rebuild gets before it errors with "worker lost".
-const MAX_ATTEMPTS: i32 = 3;
-
 pub(crate) async fn rebuild(state: &AppState, project: &Project, by: &str) -> Result<Done, WebError> {
-    let build = state
-        .store()
-        .create_build(&NewBuild {
-            project_id: project.id,
-            causes: vec![format!("manual: rebuild asked by {by}")],
-            parents: Vec::new(),
-            priority: MANUAL_PRIORITY,
-            max_attempts: MAX_ATTEMPTS,
-        })
-        .await?;
+    let requested = request(state.store(), project.id, &Trigger::Manual { by: by.to_string() }, Vec::new()).await?;
+    let build = requested.build;
     state.dashboard_changed();
-    tracing::info!(project.image = %project.image, build.number = build.number, by, "rebuild queued");
-    Ok(Done {
-        action: "rebuild",
-        message: format!("{} build #{} queued", project.image, build.number),
-        build: build.id,
-        number: build.number,
-    })
+    tracing::info!(project.image = %project.image, build.number = build.number, by, merged = requested.merged, "rebuild asked");
+    let message = if requested.merged {
+        format!("{} build #{} was already queued; your request was added to it", project.image, build.number)
+    } else {
+        format!("{} build #{} queued", project.image, build.number)
+    };
+    Ok(Done { action: "rebuild", message, build: build.id, number: build.number })
 }
 
 async fn cancel(state: &AppState, project: &Project, build: &Build, by: &str) -> Result<Done, WebError> {

@@ -2,7 +2,7 @@
 //! digest, PUT under the tag): nothing is rebuilt, no layer moves, and no tag is re-resolved. Every tag
 //! moved is recorded with the digest it held before. `promotion: manual` stops at rc.
 
-use slipway_engine::{MovedTag, PromoteError, Promotion, promote};
+use slipway_engine::{MovedTag, PromoteError, Promoted, Promotion, promote};
 use slipway_store::QaState;
 
 use crate::failure::{StageFailure, StageResult};
@@ -39,10 +39,11 @@ impl BuildRun<'_> {
             by: &by,
             qa_state: state,
         };
-        let moved = promote(&self.worker.store, &self.worker.registry, &promotion).await.map_err(|e| match e {
-            PromoteError::Store(e) => StageFailure::from(e),
-            other => StageFailure::errored(other.to_string()),
-        })?;
+        let Promoted { moved, cascade } =
+            promote(&self.worker.store, &self.worker.registry, &promotion).await.map_err(|e| match e {
+                PromoteError::Store(e) => StageFailure::from(e),
+                other => StageFailure::errored(other.to_string()),
+            })?;
         for MovedTag { tag, previous } in moved {
             match previous {
                 Some(before) if before == digest => log.line(format!("[slipway] {repository}:{tag} already {digest}")),
@@ -50,6 +51,19 @@ impl BuildRun<'_> {
                 None => log.line(format!("[slipway] {repository}:{tag} -> {digest}")),
             }
         }
+        log_cascade(log, &cascade);
         Ok(())
+    }
+}
+
+/// "[slipway]   demo/web:latest #4 queued", one line per project built on this image.
+fn log_cascade(log: Log<'_>, cascade: &[slipway_store::Requested]) {
+    if cascade.is_empty() {
+        return;
+    }
+    log.line(format!("[slipway] cascade: {} build(s) of the projects built on this image", cascade.len()));
+    for requested in cascade {
+        let how = if requested.merged { "joined the build already queued" } else { "queued" };
+        log.line(format!("[slipway]   {} #{} {how}", requested.image, requested.build.number));
     }
 }

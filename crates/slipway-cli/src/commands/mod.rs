@@ -1,3 +1,4 @@
+pub mod build;
 pub mod db;
 pub mod image;
 pub mod index;
@@ -8,3 +9,4 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod token;
+pub mod worker;

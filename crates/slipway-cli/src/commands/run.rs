@@ -13,7 +13,7 @@ use slipway_docker::Docker;
 use slipway_engine::{enqueue_plan, plan_builds};
 use slipway_registry::RegistryClient;
 use slipway_store::{BuildState, Store};
-use slipway_workers::{Worker, WorkerSettings, run_worker};
+use slipway_workers::{Worker, WorkerExit, WorkerSettings, run_worker};
 use tokio::sync::watch;
 
 use super::index::{load, report_errors_on_stderr};
@@ -46,24 +46,16 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
-        let store = args.pipeline.store(config).await?;
-        let registry = args.pipeline.registry(config);
-        let docker = Docker::connect(None).await.context("Docker is needed to build: is dockerd running?")?;
-        let client = RegistryClient::new(config.client_config()?)?;
-        let queued = enqueue_plan(&store, &plan, "slipway run", 3).await?;
+        let local = Pool::connect(config, &args.pipeline).await?;
+        let (store, registry) = (&local.store, &local.registry);
+        let queued = enqueue_plan(store, &plan, "slipway run", 3).await?;
         writeln!(out, "queued {} build(s) from {}, delivering to {registry}", queued.len(), path.display())?;
         out.flush()?;
 
-        let workers = args.workers.unwrap_or(config.pipeline.workers).max(1);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut pool = tokio::task::JoinSet::new();
-        for n in 0..workers {
-            let settings = worker_settings(config, &args.pipeline, &registry, n);
-            let worker = Worker::new(store.clone(), docker.clone(), client.clone(), settings);
-            pool.spawn(run_worker(worker, stop_rx.clone(), true));
-        }
+        let (_, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, true);
         let ids: Vec<i64> = queued.iter().map(|q| q.build.id).collect();
-        let progress = report_progress(&store, &ids, out);
+        let progress = report_progress(store, &ids, out);
         tokio::select! {
             result = progress => result?,
             _ = tokio::signal::ctrl_c() => {
@@ -87,7 +79,48 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     })
 }
 
-pub(crate) fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
+/// What a local pool of workers builds with: the database, the registry and the Docker daemon.
+pub(crate) struct Pool {
+    pub store: Store,
+    pub registry: String,
+    pub docker: Docker,
+    pub client: RegistryClient,
+}
+
+pub(crate) type Workers = tokio::task::JoinSet<Result<WorkerExit, slipway_store::StoreError>>;
+
+impl Pool {
+    pub(crate) async fn connect(config: &Config, pipeline: &PipelineArgs) -> anyhow::Result<Pool> {
+        Ok(Pool {
+            store: pipeline.store(config).await?,
+            registry: pipeline.registry(config),
+            docker: Docker::connect(None).await.context("Docker is needed to build: is dockerd running?")?,
+            client: RegistryClient::new(config.client_config()?)?,
+        })
+    }
+
+    /// Starts `workers` workers (default: [pipeline] workers); they stop when `stop` turns true (or, with
+    /// `until_idle`, once nothing is queued or running).
+    pub(crate) fn start(
+        &self,
+        config: &Config,
+        pipeline: &PipelineArgs,
+        workers: Option<usize>,
+        stop: &watch::Receiver<bool>,
+        until_idle: bool,
+    ) -> (usize, Workers) {
+        let workers = workers.unwrap_or(config.pipeline.workers).max(1);
+        let mut pool = tokio::task::JoinSet::new();
+        for n in 0..workers {
+            let settings = worker_settings(config, pipeline, &self.registry, n);
+            let worker = Worker::new(self.store.clone(), self.docker.clone(), self.client.clone(), settings);
+            pool.spawn(run_worker(worker, stop.clone(), until_idle));
+        }
+        (workers, pool)
+    }
+}
+
+fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
     let name = format!("{}-{}-{n}", hostname(), std::process::id());
     let pipeline = &config.pipeline;
     let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));

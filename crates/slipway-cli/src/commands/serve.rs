@@ -15,12 +15,11 @@ use slipway_docker::Docker;
 use slipway_engine::{enqueue_first_builds, plan_builds};
 use slipway_registry::RegistryClient;
 use slipway_web::{AppState, IndexProblem, Probe, WebConfig};
-use slipway_workers::{Worker, run_worker};
 use tokio::sync::watch;
 
 use super::index::load;
 use super::pipeline::PipelineArgs;
-use super::run::worker_settings;
+use super::run::{Pool, Workers};
 use crate::config::Config;
 
 /// How long a stopping server lets running builds finish before leaving them to be resumed.
@@ -80,14 +79,11 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let state = AppState::new(store.clone(), web, Some(client.clone()));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut pool = tokio::task::JoinSet::new();
+    let mut pool = Workers::new();
     if let Some(docker) = docker {
-        let workers = args.workers.unwrap_or(config.pipeline.workers).max(1);
-        for n in 0..workers {
-            let settings = worker_settings(config, &args.pipeline, &registry, n);
-            let worker = Worker::new(store.clone(), docker.clone(), client.clone(), settings);
-            pool.spawn(run_worker(worker, stop_rx.clone(), false));
-        }
+        let local = Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone() };
+        let (workers, started) = local.start(config, &args.pipeline, args.workers, &stop_rx, false);
+        pool = started;
         writeln!(out, "{workers} worker(s) building for {registry}")?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -158,7 +154,7 @@ async fn record_index(
     Ok(problems)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let term = async {

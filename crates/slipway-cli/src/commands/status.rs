@@ -31,6 +31,8 @@ pub struct ProjectStatus {
     pub image: String,
     pub build: Option<i64>,
     pub state: String,
+    /// Why the build runs: every trigger it carries.
+    pub causes: Vec<String>,
     pub failed_stage: Option<String>,
     pub error: Option<String>,
     pub digest: Option<String>,
@@ -65,6 +67,9 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> anyhow::R
                     write!(out, " {digest}")?;
                 }
                 writeln!(out)?;
+                if !p.causes.is_empty() {
+                    writeln!(out, "    because: {}", p.causes.join("; "))?;
+                }
                 if let (Some(stage), Some(error)) = (&p.failed_stage, &p.error) {
                     writeln!(out, "    {stage}: {error}")?;
                 }
@@ -86,6 +91,7 @@ pub fn status_of(project: &Project, build: Option<&Build>) -> ProjectStatus {
         image: project.image.clone(),
         build: build.map(|b| b.number),
         state: build.map_or_else(|| "never built".into(), |b| b.state.as_str().to_string()),
+        causes: build.map(|b| b.causes.clone()).unwrap_or_default(),
         failed_stage: build.and_then(|b| b.failed_stage.map(|s| s.as_str().to_string())),
         error: build.and_then(|b| b.error.clone()),
         digest: build.and_then(|b| b.digest.clone()),

@@ -1,0 +1,108 @@
+//! Triggers end to end, with the real git daemon, Docker daemon and registry: a parent that delivers a new
+//! digest rebuilds its children (one build each, carrying every cause), a manual `slipway build` queues with
+//! who asked, and a child asked for while its parent is queued waits for it and is skipped if it fails, then
+//! rebuilt by the parent's next success.
+
+// Shared with pipeline.rs, which uses all of it.
+#[allow(dead_code)]
+#[path = "pipeline/scenario.rs"]
+mod scenario;
+
+use scenario::{Db, Entry, Scenario};
+use slipway_e2e::harness::pull_digest;
+
+fn dockerfile(version: &str) -> String {
+    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
+}
+
+fn causes(project: &serde_json::Value) -> Vec<String> {
+    project["causes"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_delivered_parent_rebuilds_its_children_and_a_failed_one_holds_them() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        cascade(db);
+    }
+}
+
+fn cascade(db: Db) {
+    let mut s = Scenario::with_db("cascade", db);
+    s.repo("base", &[("Dockerfile", &dockerfile("v1"))]);
+    s.repo("app", &[("Dockerfile", "FROM REGISTRY/APP/base:latest\nCMD [\"cat\", \"/built\"]\n")]);
+    s.project(Entry::new("base"));
+    s.project(Entry { depends_on: "APP/base:latest", ..Entry::new("app") });
+    let run = s.run();
+    assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
+    let base_image = s.image("base");
+    let app_image = s.image("app");
+
+    // The run queued both; base's delivery joined app's queued build rather than queuing a second one.
+    let app = s.expect("app", "succeeded");
+    assert_eq!(app["build"], 1, "{app:#}");
+    let first = causes(&app);
+    assert_eq!(first[0], "slipway run", "{first:?}");
+    assert!(first[1].starts_with(&format!("parent {base_image} delivered sha256:")), "{first:?}");
+    let app_v1 = pull_digest(&format!("{}:latest", s.repository("app")));
+
+    // A new commit of base, asked for by hand: its delivery rebuilds app, on the new base.
+    s.repo("base", &[("Dockerfile", &dockerfile("v2"))]);
+    let asked = s.slipway(&["build", &base_image, "--by", "alice"]);
+    let said = String::from_utf8_lossy(&asked.stdout);
+    assert!(asked.status.success() && said.contains("build #2 queued (manual: asked by alice)"), "{said}");
+    work(&s);
+    let base = s.expect("base", "succeeded");
+    assert_eq!((base["build"].as_i64(), causes(&base)), (Some(2), vec!["manual: asked by alice".to_string()]));
+    let app = s.expect("app", "succeeded");
+    let digest = base["digest"].as_str().unwrap_or_default();
+    assert_eq!(app["build"], 2, "{app:#}");
+    assert_eq!(causes(&app), [format!("parent {base_image} delivered {}", &digest[..19])]);
+    let app_v2 = pull_digest(&format!("{}:latest", s.repository("app")));
+    assert_ne!(app_v1, app_v2, "app was rebuilt and delivered");
+    let shown = run_image(&format!("{}:latest", s.repository("app")));
+    assert_eq!(shown.trim(), "v2", "app is built on the new base");
+
+    // A broken base: app, asked for meanwhile, waits for base's build and is skipped when it fails.
+    s.repo("base", &[("Dockerfile", "FROM slipway/busybox:latest\nRUN exit 3\n")]);
+    assert!(s.slipway(&["build", &base_image]).status.success());
+    assert!(s.slipway(&["build", &app_image]).status.success());
+    work(&s);
+    s.expect("base", "failed");
+    let app = s.expect("app", "skipped");
+    let error = app["error"].as_str().unwrap_or_default();
+    assert_eq!(error, format!("parent {base_image} build #3 failed"), "{app:#}");
+
+    // Base mended: its next success rebuilds app.
+    s.repo("base", &[("Dockerfile", &dockerfile("v3"))]);
+    assert!(s.slipway(&["build", &base_image]).status.success());
+    work(&s);
+    s.expect("base", "succeeded");
+    let app = s.expect("app", "succeeded");
+    assert_eq!(app["build"], 4, "{app:#}");
+    assert_eq!(run_image(&format!("{}:latest", s.repository("app"))).trim(), "v3");
+
+    // An unknown image is refused with the nearest name.
+    let typo = s.slipway(&["build", &app_image.replace("app:", "apq:")]);
+    assert_eq!(typo.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&typo.stderr);
+    assert!(said.contains(&format!("did you mean `{app_image}`")), "{said}");
+}
+
+/// `slipway worker --until-idle`: builds what is queued, including what deliveries queue meanwhile.
+fn work(s: &Scenario) {
+    let out = s.slipway(&["worker", "--until-idle", "--workers", "2"]);
+    assert!(out.status.success(), "worker: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// What the image prints (pulled from the registry by Docker; the container has no network).
+fn run_image(reference: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--pull", "always", "--network", "none", reference])
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "docker run {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
