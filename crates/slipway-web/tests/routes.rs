@@ -166,7 +166,11 @@ async fn writes_need_a_token_and_forms_a_session_with_csrf() {
     assert!(html.contains("signed in as alice"));
     let (status, headers, _) = call(&app, form(Some(&cookie), &csrf)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/projects/demo/web/latest/builds/3");
+    // Build #2 is still queued: the second request joins it rather than queuing #3.
+    assert_eq!(headers[header::LOCATION], "/projects/demo/web/latest/builds/2");
+    let project = seeded.store.project_by_image("demo/web:latest").await.unwrap().unwrap();
+    let queued = seeded.store.builds_of(project.id, 1).await.unwrap().remove(0);
+    assert_eq!((queued.number, queued.causes.len()), (2, 1), "alice asked twice: one cause {:?}", queued.causes);
     let bad_login = Request::post("/login")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from("token=slw_nope"))
