@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod duration;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -91,6 +91,58 @@ fn cascade(db: Db) {
     assert!(said.contains(&format!("did you mean `{app_image}`")), "{said}");
 }
 
+#[test]
+fn a_pushed_commit_rebuilds_its_project_within_the_poll_interval() {
+    let mut s = Scenario::new("poll");
+    s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
+    s.project(Entry::new("web"));
+    let run = s.run();
+    assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
+    let index = s.index_dir().display().to_string();
+    let mut serve = s
+        .command(&[
+            "serve",
+            "--index",
+            &index,
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--git-poll-interval",
+            "1s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("slipway serve starts");
+    let serving = ServeGuard(&mut serve);
+    let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
+    let pushed = std::time::Instant::now();
+    let image = s.image("web");
+    let rebuilt = loop {
+        let web = s.status().get(&image).cloned().unwrap_or_default();
+        if web["build"] == 2 && web["state"] == "succeeded" {
+            break web;
+        }
+        assert!(pushed.elapsed() < std::time::Duration::from_secs(60), "no rebuild within 60 s: {web:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    drop(serving);
+    assert_eq!(causes(&rebuilt), [format!("branch main moved to {}", &commit[..12])]);
+    assert_eq!(rebuilt["commit"], commit.as_str());
+    assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "v2");
+}
+
+/// Stops `slipway serve` however the test ends.
+struct ServeGuard<'a>(&'a mut std::process::Child);
+
+impl Drop for ServeGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `slipway worker --until-idle`: builds what is queued, including what deliveries queue meanwhile.
 fn work(s: &Scenario) {
     let out = s.slipway(&["worker", "--until-idle", "--workers", "2"]);

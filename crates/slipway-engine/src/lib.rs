@@ -1,6 +1,7 @@
 //! The pipeline's rules: the tag scheme, the build plan, queuing a plan's builds in the store, promotion,
 //! triggers and the cascade a delivered parent starts.
 
+pub mod branches;
 pub mod cascade;
 pub mod enqueue;
 pub mod plan;
@@ -10,6 +11,7 @@ pub mod spec;
 pub mod tags;
 pub mod triggers;
 
+pub use branches::{PollReport, poll_branches};
 pub use cascade::{ProjectGraph, queue_cascade};
 pub use enqueue::{QueuedBuild, enqueue_first_builds, enqueue_plan};
 pub use plan::{BuildPlan, PlanError, PlannedBuild, plan_builds};

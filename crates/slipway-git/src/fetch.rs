@@ -5,7 +5,10 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use git2::{AutotagOption, Direction, ErrorClass, FetchOptions, Oid, RemoteCallbacks, RemoteUpdateFlags, Repository};
+use git2::{
+    AutotagOption, Direction, ErrorClass, FetchOptions, Oid, Remote, RemoteCallbacks, RemoteConnection,
+    RemoteUpdateFlags, Repository,
+};
 
 use crate::GitError;
 use crate::refs::Advertised;
@@ -59,15 +62,7 @@ pub(crate) fn fetch(
     let mut connection = remote
         .connect_auth(Direction::Fetch, Some(watch.callbacks()), None)
         .map_err(|e| FetchError::Remote(watch.error(target, &e, false)))?;
-    let heads = connection.list().map_err(|e| FetchError::Remote(watch.error(target, &e, true)))?;
-    let advertised = Advertised::read(heads.iter().map(|head| (head.name(), head.oid())));
-    let Some(tip) = advertised.branch(target.branch) else {
-        return Err(FetchError::Remote(GitError::BranchNotFound {
-            url: target.shown.to_string(),
-            branch: target.branch.to_string(),
-            available: advertised.branch_names(),
-        }));
-    };
+    let (advertised, tip) = branch_tip(&connection, target, &watch).map_err(FetchError::Remote)?;
     let tags = advertised.tags_at(tip);
     let branch_ref = format!("refs/heads/{}", target.branch);
     let before = repo.refname_to_id(&branch_ref).ok();
@@ -109,6 +104,34 @@ pub(crate) fn fetch(
 }
 
 /// Shared by the callbacks of one fetch: the deadline, and what made libgit2 stop.
+/// The commit `target.branch` points to on the remote, read from its ref list: nothing is downloaded.
+pub(crate) fn remote_tip(target: &Target<'_>) -> Result<Oid, GitError> {
+    let watch = Watch { deadline: target.deadline, expired: Cell::new(false), auth_asked: Cell::new(false) };
+    let mut remote = Remote::create_detached(target.url).map_err(|e| watch.error(target, &e, false))?;
+    let connection = remote
+        .connect_auth(Direction::Fetch, Some(watch.callbacks()), None)
+        .map_err(|e| watch.error(target, &e, false))?;
+    Ok(branch_tip(&connection, target, &watch)?.1)
+}
+
+/// The remote's refs and the tip of `target.branch` among them.
+fn branch_tip(
+    connection: &RemoteConnection<'_, '_, '_>,
+    target: &Target<'_>,
+    watch: &Watch,
+) -> Result<(Advertised, Oid), GitError> {
+    let heads = connection.list().map_err(|e| watch.error(target, &e, true))?;
+    let advertised = Advertised::read(heads.iter().map(|head| (head.name(), head.oid())));
+    match advertised.branch(target.branch) {
+        Some(tip) => Ok((advertised, tip)),
+        None => Err(GitError::BranchNotFound {
+            url: target.shown.to_string(),
+            branch: target.branch.to_string(),
+            available: advertised.branch_names(),
+        }),
+    }
+}
+
 struct Watch {
     deadline: Instant,
     expired: Cell<bool>,

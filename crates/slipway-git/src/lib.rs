@@ -21,6 +21,7 @@
 mod checkout;
 mod error;
 mod fetch;
+mod head;
 mod lock;
 mod mirror;
 mod refs;
@@ -30,4 +31,5 @@ mod write_tree;
 
 pub use checkout::{Checkout, CheckoutRequest, MirrorCache, MirrorUse};
 pub use error::GitError;
+pub use head::branch_head;
 pub use url::redact;

@@ -2,9 +2,9 @@
 //! is queued the requests merge into it (its causes, the highest priority, every parent to wait for) instead of
 //! queuing a build each. A build already running does not absorb them: it may have checked out an older commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::Serialize;
 
@@ -130,6 +130,27 @@ impl Store {
             }
         }
         Ok(builds)
+    }
+
+    /// For each project that has one, the commit its newest build checked out (the one a branch is compared
+    /// with to tell that it moved).
+    pub async fn last_commits(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let newest = Query::select()
+            .expr(Func::max(Expr::col(build::Column::Id)))
+            .from(build::Entity)
+            .and_where(Expr::col(build::Column::Commit).is_not_null())
+            .group_by_col(build::Column::ProjectId)
+            .to_owned();
+        let rows: Vec<(i64, Option<String>)> = build::Entity::find()
+            .select_only()
+            .column(build::Column::ProjectId)
+            .column(build::Column::Commit)
+            .filter(build::Column::Id.in_subquery(newest))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context(|| "reading the last commit of every project".into())?;
+        Ok(rows.into_iter().filter_map(|(project, commit)| commit.map(|c| (project, c))).collect())
     }
 
     /// Every active project with the images it builds on: the graph a cascade is planned on.

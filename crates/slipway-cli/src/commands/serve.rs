@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -23,7 +24,7 @@ use super::run::{Pool, Workers};
 use crate::config::Config;
 
 /// How long a stopping server lets running builds finish before leaving them to be resumed.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -42,6 +43,11 @@ pub struct ServeArgs {
     /// Reading needs a login or a token too.
     #[arg(long)]
     read_requires_login: bool,
+    /// How often each repository's branches are checked for new commits (one look per repository and
+    /// branch, shared by its projects); a moved branch rebuilds its projects.
+    #[arg(long, env = "SLIPWAY_GIT_POLL_INTERVAL", value_name = "DURATION", default_value = "10m",
+          value_parser = crate::duration::parse_duration)]
+    git_poll_interval: Duration,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -86,6 +92,8 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         pool = started;
         writeln!(out, "{workers} worker(s) building for {registry}")?;
     }
+    let poller = tokio::spawn(poll_branches_every(store.clone(), args.git_poll_interval, stop_rx.clone()));
+    writeln!(out, "checking git branches every {}", crate::duration::show(args.git_poll_interval))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another server there?", args.listen))?;
@@ -113,8 +121,34 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
             writeln!(out, "builds still running after {} s were left to be resumed", SHUTDOWN_GRACE.as_secs())?;
         }
     }
+    poller.abort();
     store.close().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long one look at a repository's branches may take.
+const GIT_POLL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Checks the branches every `interval` until the server stops; what it finds is logged.
+async fn poll_branches_every(store: slipway_store::Store, interval: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        match slipway_engine::poll_branches(&store, GIT_POLL_TIMEOUT).await {
+            Ok(report) => {
+                for requested in &report.requested {
+                    tracing::info!(project.image = %requested.image, build.number = requested.build.number,
+                        merged = requested.merged, "branch moved: build asked");
+                }
+                for (url, err) in &report.failures {
+                    tracing::warn!(git.url = %url, error = %err, "could not check the branches of a repository");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "checking the git branches failed; trying again next round"),
+        }
+    }
 }
 
 /// Records the index's projects, queues the never-built ones, and returns its problems for the dashboard.

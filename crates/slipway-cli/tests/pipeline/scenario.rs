@@ -111,6 +111,12 @@ impl Scenario {
         slipway_in(self.dir.path(), args, &self.database, &self.registry)
     }
 
+    /// `slipway ARGS` for this scenario, to start in the background.
+    #[allow(dead_code)]
+    pub fn command(&self, args: &[&str]) -> Command {
+        command_in(self.dir.path(), args, &self.database, &self.registry)
+    }
+
     /// `slipway run` over the whole index.
     pub fn run(&self) -> Output {
         let index = self.index_dir();
@@ -152,16 +158,21 @@ impl Scenario {
 }
 
 pub fn slipway_in(data_dir: &Path, args: &[&str], database: &str, registry: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    command_in(data_dir, args, database, registry).output().expect("slipway runs")
+}
+
+/// `slipway ARGS` on the scenario's database, registry and data dir, not started yet.
+pub fn command_in(data_dir: &Path, args: &[&str], database: &str, registry: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command
         .args(args)
         .env_remove("SLIPWAY_CONFIG")
         .env("SLIPWAY_DATABASE", database)
         .env("SLIPWAY_REGISTRY", registry)
         .env("SLIPWAY_DATA_DIR", data_dir)
         .env("HOME", std::env::temp_dir())
-        .current_dir(data_dir)
-        .output()
-        .expect("slipway runs")
+        .current_dir(data_dir);
+    command
 }
 
 /// A fresh database on the PostgreSQL that scripts/setup runs (`SLIPWAY_TEST_POSTGRES` overrides).
