@@ -16,6 +16,7 @@ mod m20261122_000003_images_and_tags;
 mod m20261122_000004_results;
 mod m20261202_000005_access_and_log_offsets;
 mod m20261202_000006_project_parents;
+mod m20261202_000007_schedules;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_results::Migration),
             Box::new(m20261202_000005_access_and_log_offsets::Migration),
             Box::new(m20261202_000006_project_parents::Migration),
+            Box::new(m20261202_000007_schedules::Migration),
         ]
     }
 }

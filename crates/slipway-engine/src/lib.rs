@@ -3,10 +3,12 @@
 
 pub mod branches;
 pub mod cascade;
+pub mod cron;
 pub mod enqueue;
 pub mod plan;
 pub mod promote;
 pub mod release;
+pub mod schedule;
 pub mod spec;
 pub mod tags;
 pub mod triggers;
@@ -17,6 +19,7 @@ pub use enqueue::{QueuedBuild, enqueue_first_builds, enqueue_plan};
 pub use plan::{BuildPlan, PlanError, PlannedBuild, plan_builds};
 pub use promote::{MovedTag, PromoteError, Promoted, Promotion, current_digest, promote};
 pub use release::{ReleaseError, Released, release_build};
+pub use schedule::{Schedule, ScheduleReport, run_schedules};
 pub use spec::ProjectSpec;
 pub use tags::{BuildTags, TagInputs, build_tags};
 pub use triggers::{MANUAL_PRIORITY, TRIGGERED_MAX_ATTEMPTS, Trigger, request};

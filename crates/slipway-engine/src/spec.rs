@@ -30,6 +30,9 @@ pub struct ProjectSpec {
     pub test_timeout_s: Option<u64>,
     /// `auto` or `manual`.
     pub promotion: String,
+    /// The entry's `schedule` (cron, UTC); none means the default weekly rebuild.
+    #[serde(default)]
+    pub schedule: Option<String>,
     pub shared_repository: bool,
 }
 
@@ -63,6 +66,7 @@ impl ProjectSpec {
                 Promotion::Manual => "manual",
             }
             .to_string(),
+            schedule: project.schedule.clone(),
             shared_repository,
         }
     }

@@ -31,6 +31,7 @@ mod projects;
 mod queue;
 mod requests;
 mod results;
+mod schedules;
 mod stages;
 mod states;
 

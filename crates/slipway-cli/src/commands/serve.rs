@@ -92,7 +92,16 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         pool = started;
         writeln!(out, "{workers} worker(s) building for {registry}")?;
     }
-    let poller = tokio::spawn(poll_branches_every(store.clone(), args.git_poll_interval, stop_rx.clone()));
+    let polled = store.clone();
+    let poller = tokio::spawn(every(args.git_poll_interval, stop_rx.clone(), move || {
+        let store = polled.clone();
+        async move { poll_branches_once(&store).await }
+    }));
+    let scheduled = store.clone();
+    let scheduler = tokio::spawn(every(SCHEDULE_TICK, stop_rx.clone(), move || {
+        let store = scheduled.clone();
+        async move { run_schedules_once(&store).await }
+    }));
     writeln!(out, "checking git branches every {}", crate::duration::show(args.git_poll_interval))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -122,35 +131,62 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         }
     }
     poller.abort();
+    scheduler.abort();
     store.close().await?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// How often the schedules are looked at (a due build is queued within this).
+const SCHEDULE_TICK: Duration = Duration::from_secs(30);
+
 /// How long one look at a repository's branches may take.
 const GIT_POLL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Checks the branches every `interval` until the server stops; what it finds is logged.
-async fn poll_branches_every(store: slipway_store::Store, interval: Duration, mut stop: watch::Receiver<bool>) {
+/// Runs `round` every `interval` until the server stops.
+async fn every<F, Fut>(interval: Duration, mut stop: watch::Receiver<bool>, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     loop {
         tokio::select! {
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep(interval) => round().await,
             _ = stop.changed() => return,
-        }
-        match slipway_engine::poll_branches(&store, GIT_POLL_TIMEOUT).await {
-            Ok(report) => {
-                for requested in &report.requested {
-                    tracing::info!(project.image = %requested.image, build.number = requested.build.number,
-                        merged = requested.merged, "branch moved: build asked");
-                }
-                for (url, err) in &report.failures {
-                    tracing::warn!(git.url = %url, error = %err, "could not check the branches of a repository");
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "checking the git branches failed; trying again next round"),
         }
     }
 }
 
+/// One look at every repository's branches; what it finds is logged.
+async fn poll_branches_once(store: &slipway_store::Store) {
+    match slipway_engine::poll_branches(store, GIT_POLL_TIMEOUT).await {
+        Ok(report) => {
+            log_requested("branch moved", &report.requested);
+            for (url, err) in &report.failures {
+                tracing::warn!(git.url = %url, error = %err, "could not check the branches of a repository");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "checking the git branches failed; trying again next round"),
+    }
+}
+
+/// One look at the schedules.
+async fn run_schedules_once(store: &slipway_store::Store) {
+    match slipway_engine::run_schedules(store, chrono::Utc::now()).await {
+        Ok(report) => {
+            log_requested("schedule", &report.requested);
+            for (image, err) in &report.invalid {
+                tracing::warn!(project.image = %image, error = %err, "this project is not rebuilt on a schedule");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "checking the schedules failed; trying again next round"),
+    }
+}
+
+fn log_requested(why: &str, requested: &[slipway_store::Requested]) {
+    for r in requested {
+        tracing::info!(project.image = %r.image, build.number = r.build.number, merged = r.merged, "{why}: build asked");
+    }
+}
 /// Records the index's projects, queues the never-built ones, and returns its problems for the dashboard.
 async fn record_index(
     args: &ServeArgs,

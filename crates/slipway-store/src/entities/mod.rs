@@ -11,6 +11,7 @@ pub(crate) mod log_chunk;
 pub(crate) mod project;
 pub(crate) mod project_parent;
 pub(crate) mod promotion;
+pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;
 pub(crate) mod tag_event;
