@@ -17,6 +17,7 @@ mod m20261122_000004_results;
 mod m20261202_000005_access_and_log_offsets;
 mod m20261202_000006_project_parents;
 mod m20261202_000007_schedules;
+mod m20261202_000008_build_notified;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_access_and_log_offsets::Migration),
             Box::new(m20261202_000006_project_parents::Migration),
             Box::new(m20261202_000007_schedules::Migration),
+            Box::new(m20261202_000008_build_notified::Migration),
         ]
     }
 }

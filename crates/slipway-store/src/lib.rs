@@ -26,6 +26,7 @@ mod entities;
 mod error;
 mod images;
 mod logs;
+mod notified;
 mod overview;
 mod projects;
 mod queue;

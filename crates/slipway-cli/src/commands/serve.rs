@@ -48,6 +48,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_GIT_POLL_INTERVAL", value_name = "DURATION", default_value = "10m",
           value_parser = crate::duration::parse_duration)]
     git_poll_interval: Duration,
+    /// Mail about failed (and fixed) builds to each project's notify-email through this server,
+    /// `smtp://[user:password@]host[:port]`; without it no mail is sent.
+    #[arg(long, env = "SLIPWAY_SMTP_URL", value_name = "URL")]
+    smtp_url: Option<String>,
+    /// The sender of that mail.
+    #[arg(long, env = "SLIPWAY_MAIL_FROM", default_value = "Slipway <slipway@localhost>")]
+    mail_from: String,
+    /// Where people reach this UI, for the links in mail (default: http://LISTEN).
+    #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -97,6 +107,10 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         let store = polled.clone();
         async move { poll_branches_once(&store).await }
     }));
+    let mailer = match &args.smtp_url {
+        Some(url) => Some(slipway_engine::Mailer::new(url, &args.mail_from)?),
+        None => None,
+    };
     let scheduled = store.clone();
     let scheduler = tokio::spawn(every(SCHEDULE_TICK, stop_rx.clone(), move || {
         let store = scheduled.clone();
@@ -107,6 +121,14 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         .await
         .with_context(|| format!("cannot listen on {}: is another server there?", args.listen))?;
     let address = listener.local_addr().context("reading the listening address")?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let notifier = mailer.map(|mailer| {
+        let store = store.clone();
+        tokio::spawn(every(NOTIFY_TICK, stop_rx.clone(), move || {
+            let (store, mailer, public_url) = (store.clone(), mailer.clone(), public_url.clone());
+            async move { notify_once(&store, &mailer, &public_url).await }
+        }))
+    });
     writeln!(out, "serving the UI at http://{address}/ (API: http://{address}/api/v1/openapi.json)")?;
     out.flush()?;
     let shutdown = async move {
@@ -132,9 +154,15 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     }
     poller.abort();
     scheduler.abort();
+    if let Some(notifier) = notifier {
+        notifier.abort();
+    }
     store.close().await?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// How often ended builds are looked at for mail.
+const NOTIFY_TICK: Duration = Duration::from_secs(5);
 
 /// How often the schedules are looked at (a due build is queued within this).
 const SCHEDULE_TICK: Duration = Duration::from_secs(30);
@@ -179,6 +207,21 @@ async fn run_schedules_once(store: &slipway_store::Store) {
             }
         }
         Err(err) => tracing::warn!(error = %err, "checking the schedules failed; trying again next round"),
+    }
+}
+
+/// One round of mail about the builds that ended.
+async fn notify_once(store: &slipway_store::Store, mailer: &slipway_engine::Mailer, public_url: &str) {
+    match slipway_engine::notify_round(store, mailer, public_url).await {
+        Ok(report) => {
+            for (image, number, subject) in &report.sent {
+                tracing::info!(project.image = %image, build.number = number, subject, "mail sent");
+            }
+            for (image, number, err) in &report.failures {
+                tracing::warn!(project.image = %image, build.number = number, error = %err, "mail not sent");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "looking for builds to mail about failed; trying again next round"),
     }
 }
 

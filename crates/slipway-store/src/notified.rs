@@ -1,0 +1,65 @@
+//! Which ended builds the notifier has handled: each is claimed once (at most one mail per build, even with
+//! several servers) before anything is sent.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entities::build;
+use crate::error::{Context, StoreError};
+use crate::states::BuildState;
+use crate::{Build, Store, now};
+
+impl Store {
+    /// Ended builds the notifier has not handled yet, oldest first.
+    pub async fn builds_to_notify(&self, limit: u64) -> Result<Vec<Build>, StoreError> {
+        let ended =
+            [BuildState::Succeeded, BuildState::Failed, BuildState::Errored, BuildState::Skipped, BuildState::Canceled];
+        let rows = build::Entity::find()
+            .filter(build::Column::NotifiedAt.is_null())
+            .filter(build::Column::State.is_in(ended.iter().map(|s| s.as_str())))
+            .order_by_asc(build::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .context(|| "listing the ended builds to notify about".into())?;
+        rows.into_iter().map(Build::try_from).collect()
+    }
+
+    /// Claims build `id` for notifying; `false` when another notifier has.
+    pub async fn mark_notified(&self, id: i64) -> Result<bool, StoreError> {
+        let result = build::Entity::update_many()
+            .col_expr(build::Column::NotifiedAt, Expr::value(now()))
+            .filter(build::Column::Id.eq(id))
+            .filter(build::Column::NotifiedAt.is_null())
+            .exec(&self.db)
+            .await
+            .context(|| format!("marking build {id} notified"))?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// The newest build of the project that ended before `before` (a build number), for "fixed" mail.
+    pub async fn previous_ended_build(&self, project_id: i64, before: i64) -> Result<Option<Build>, StoreError> {
+        let row = build::Entity::find()
+            .filter(build::Column::ProjectId.eq(project_id))
+            .filter(build::Column::Number.lt(before))
+            .filter(build::Column::FinishedAt.is_not_null())
+            .order_by_desc(build::Column::Number)
+            .one(&self.db)
+            .await
+            .context(|| format!("reading the build of project {project_id} before #{before}"))?;
+        row.map(Build::try_from).transpose()
+    }
+
+    /// When build `id` was handled by the notifier, if it was.
+    pub async fn notified_at(&self, id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<Option<DateTime<Utc>>> = build::Entity::find_by_id(id)
+            .select_only()
+            .column(build::Column::NotifiedAt)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .context(|| format!("reading whether build {id} was notified"))?;
+        Ok(row.flatten())
+    }
+}
