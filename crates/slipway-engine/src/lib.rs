@@ -24,4 +24,4 @@ pub use release::{ReleaseError, Released, release_build};
 pub use schedule::{Schedule, ScheduleReport, run_schedules};
 pub use spec::ProjectSpec;
 pub use tags::{BuildTags, TagInputs, build_tags};
-pub use triggers::{MANUAL_PRIORITY, TRIGGERED_MAX_ATTEMPTS, Trigger, request};
+pub use triggers::{MANUAL_PRIORITY, TRIGGERED_MAX_ATTEMPTS, Trigger, request, request_in};

@@ -84,7 +84,7 @@ pub async fn request(
 }
 
 /// [`request`] on a graph already read (a cascade asks for many builds at once).
-pub(crate) async fn request_in(
+pub async fn request_in(
     store: &Store,
     graph: &ProjectGraph,
     project_id: i64,

@@ -153,6 +153,20 @@ impl Store {
         Ok(rows.into_iter().filter_map(|(project, commit)| commit.map(|c| (project, c))).collect())
     }
 
+    /// Every active project's id, git URL and branch: what a push notification is matched against.
+    pub async fn project_sources(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        project::Entity::find()
+            .select_only()
+            .column(project::Column::Id)
+            .column(project::Column::GitUrl)
+            .column(project::Column::GitBranch)
+            .filter(project::Column::Active.eq(true))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .context(|| "listing the projects' git sources".into())
+    }
+
     /// Every active project with the images it builds on: the graph a cascade is planned on.
     pub async fn project_graph(&self) -> Result<Vec<ProjectNode>, StoreError> {
         let what = || "reading the graph of projects".to_string();

@@ -9,6 +9,8 @@ use slipway_store::StoreError;
 
 #[derive(Debug)]
 pub(crate) enum WebError {
+    /// The request itself is wrong (an unreadable payload, say): the answer says what.
+    BadRequest(String),
     NotFound(String),
     /// No valid credentials: the answer says how to give them.
     Unauthorized(String),
@@ -28,6 +30,7 @@ impl WebError {
 
     fn status(&self) -> StatusCode {
         match self {
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -39,7 +42,8 @@ impl WebError {
 
     fn message(&self) -> &str {
         match self {
-            WebError::NotFound(m)
+            WebError::BadRequest(m)
+            | WebError::NotFound(m)
             | WebError::Unauthorized(m)
             | WebError::Forbidden(m)
             | WebError::Conflict(m)

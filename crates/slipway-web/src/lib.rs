@@ -8,6 +8,7 @@ mod actions;
 mod api;
 mod auth;
 mod error;
+mod hooks;
 mod logs;
 mod metrics;
 mod pages;
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use auth::{hash_secret, new_secret};
+pub use hooks::hmac_sha256_hex;
 pub use state::{AppState, IndexProblem, Probe, WebConfig};
 
 /// Every route: pages, actions, logs, the API and operations.
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{build}/{{action}}"), post(pages::actions::submit))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route("/hooks/{forge}", post(hooks::receive))
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -38,6 +38,8 @@ pub struct WebConfig {
     /// How long a login lasts.
     pub session_lifetime: Duration,
     pub index_problems: Vec<IndexProblem>,
+    /// The secret push webhooks are signed with; without it `/hooks/…` answers 404.
+    pub webhook_secret: Option<String>,
     /// Named checks for `/readyz` beside the database's (Docker, say).
     pub probes: Vec<(String, Probe)>,
 }
@@ -50,6 +52,7 @@ impl WebConfig {
             secure_cookies: false,
             session_lifetime: Duration::from_secs(12 * 3600),
             index_problems: Vec::new(),
+            webhook_secret: None,
             probes: Vec::new(),
         }
     }

@@ -287,3 +287,83 @@ async fn every_documented_api_route_is_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn signed_pushes_queue_the_projects_of_that_branch() {
+    let seeded = seed().await;
+    let mut config = slipway_web::WebConfig::new("127.0.0.1:5555");
+    config.webhook_secret = Some("hook-secret".into());
+    let app = slipway_web::router(slipway_web::AppState::new(seeded.store.clone(), config, None));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let payload = |branch: &str| {
+        serde_json::json!({
+            "ref": format!("refs/heads/{branch}"),
+            "after": commit,
+            "repository": { "clone_url": "https://git.example/web.git", "html_url": "https://git.example/web" }
+        })
+        .to_string()
+    };
+    let hook = |forge: &str, headers: &[(&str, String)], body: String| {
+        let mut request = Request::post(format!("/hooks/{forge}")).header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let body = payload("main");
+    let signature = format!("sha256={}", slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes()));
+
+    // Unsigned, wrongly signed, or signed with another secret: refused.
+    let github = |signature: String| vec![("x-github-event", "push".to_string()), ("x-hub-signature-256", signature)];
+    assert_eq!(call(&app, hook("github", &github(String::new()), body.clone())).await.0, StatusCode::UNAUTHORIZED);
+    let forged = format!("sha256={}", slipway_web::hmac_sha256_hex(b"guess", body.as_bytes()));
+    assert_eq!(call(&app, hook("github", &github(forged), body.clone())).await.0, StatusCode::UNAUTHORIZED);
+
+    let started = std::time::Instant::now();
+    let (status, _, answer) = call(&app, hook("github", &github(signature.clone()), body.clone())).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["queued"][0]["image"], "demo/web:latest", "{answer}");
+    assert!(took < std::time::Duration::from_secs(1), "queued in {took:?}");
+    let project = seeded.store.project_by_image("demo/web:latest").await.unwrap().unwrap();
+    let queued = seeded.store.builds_of(project.id, 1).await.unwrap().remove(0);
+    assert_eq!(queued.causes, ["branch main moved to 0123456789ab"]);
+    assert!(!answer.to_string().contains(SECRET_PASSWORD));
+
+    // The same push from Gitea and GitLab joins the build already queued.
+    let gitea = vec![
+        ("x-gitea-event", "push".to_string()),
+        ("x-gitea-signature", slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes())),
+    ];
+    let (status, _, answer) = call(&app, hook("gitea", &gitea, body.clone())).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert!(answer.contains("\"merged\":true"), "{answer}");
+    let gitlab = vec![("x-gitlab-event", "Push Hook".to_string()), ("x-gitlab-token", "hook-secret".to_string())];
+    let gitlab_body = serde_json::json!({
+        "ref": "refs/heads/main", "after": commit, "project": { "git_http_url": "https://git.example/web.git" }
+    })
+    .to_string();
+    assert_eq!(call(&app, hook("gitlab", &gitlab, gitlab_body)).await.0, StatusCode::ACCEPTED);
+    let wrong_token = vec![("x-gitlab-event", "Push Hook".to_string()), ("x-gitlab-token", "nope".to_string())];
+    assert_eq!(call(&app, hook("gitlab", &wrong_token, body.clone())).await.0, StatusCode::UNAUTHORIZED);
+
+    // Another branch, another event, a deleted branch, an unknown forge, bad JSON: nothing queued.
+    let other = payload("dev");
+    let signed =
+        |body: &str| github(format!("sha256={}", slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes())));
+    let (status, _, answer) = call(&app, hook("github", &signed(&other), other.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("no project builds branch dev"), "{answer}");
+    let ping = vec![("x-github-event", "ping".to_string()), signed(&body)[1].clone()];
+    assert_eq!(call(&app, hook("github", &ping, body.clone())).await.0, StatusCode::OK);
+    assert_eq!(call(&app, hook("bitbucket", &[], body.clone())).await.0, StatusCode::NOT_FOUND);
+    let (status, _, answer) = call(&app, hook("github", &signed("{oops"), "{oops".into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let builds = seeded.store.builds_of(project.id, 100).await.unwrap();
+    assert_eq!(builds.iter().filter(|b| b.state == slipway_store::BuildState::Queued).count(), 1);
+
+    // Without a secret configured, webhooks are off.
+    let off = slipway_web::router(state(&seeded.store));
+    assert_eq!(call(&off, hook("github", &github(signature), body)).await.0, StatusCode::NOT_FOUND);
+}

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// The sender of that mail.
     #[arg(long, env = "SLIPWAY_MAIL_FROM", default_value = "Slipway <slipway@localhost>")]
     mail_from: String,
+    /// The secret of push webhooks (`POST /hooks/github|gitlab|gitea`): GitHub and Gitea sign with it,
+    /// GitLab sends it as its token. Without it the webhooks are off.
+    #[arg(long, env = "SLIPWAY_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
     /// Where people reach this UI, for the links in mail (default: http://LISTEN).
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
@@ -80,6 +84,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let mut web = WebConfig::new(registry.clone());
     web.read_requires_login = args.read_requires_login;
     web.index_problems = problems;
+    web.webhook_secret = args.webhook_secret.clone().filter(|s| !s.is_empty());
     let docker = if args.no_workers {
         None
     } else {
