@@ -118,19 +118,76 @@ fn a_pushed_commit_rebuilds_its_project_within_the_poll_interval() {
     let serving = ServeGuard(&mut serve);
     let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
     let pushed = std::time::Instant::now();
-    let image = s.image("web");
-    let rebuilt = loop {
-        let web = s.status().get(&image).cloned().unwrap_or_default();
-        if web["build"] == 2 && web["state"] == "succeeded" {
-            break web;
-        }
-        assert!(pushed.elapsed() < std::time::Duration::from_secs(60), "no rebuild within 60 s: {web:#}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let rebuilt = succeeded(&s, "web", 2, pushed);
     drop(serving);
     assert_eq!(causes(&rebuilt), [format!("branch main moved to {}", &commit[..12])]);
     assert_eq!(rebuilt["commit"], commit.as_str());
     assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "v2");
+}
+
+#[test]
+fn a_signed_push_webhook_rebuilds_at_once() {
+    let mut s = Scenario::new("hook");
+    s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
+    s.project(Entry::new("web"));
+    let run = s.run();
+    assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
+    let index = s.index_dir().display().to_string();
+    // Polling every hour: only the webhook can rebuild within the test.
+    let args = ["serve", "--index", &index, "--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1h"];
+    let mut serve = s
+        .command(&args)
+        .env("SLIPWAY_WEBHOOK_SECRET", "hook-secret")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("slipway serve starts");
+    let stdout = serve.stdout.take().expect("its output");
+    let serving = ServeGuard(&mut serve);
+    let address = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("serving the UI at http://")
+                .map(|rest| rest.split('/').next().unwrap_or_default().to_string())
+        })
+        .expect("serve prints its address");
+
+    let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
+    let body = serde_json::json!({
+        "ref": "refs/heads/main",
+        "after": commit,
+        "repository": { "clone_url": s.git.url("web") },
+    })
+    .to_string();
+    let signature = slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes());
+    let request = format!(
+        "POST /hooks/github HTTP/1.1\r\nHost: test\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={signature}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let sent = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect(&address).expect("the server listens");
+    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("the push is sent");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let rebuilt = succeeded(&s, "web", 2, sent);
+    drop(serving);
+    assert_eq!(causes(&rebuilt), [format!("branch main moved to {}", &commit[..12])]);
+    assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "v2");
+}
+
+/// `job`'s status once its build `number` succeeded, waiting up to a minute from `since`.
+fn succeeded(s: &Scenario, job: &str, number: i64, since: std::time::Instant) -> serde_json::Value {
+    let image = s.image(job);
+    loop {
+        let status = s.status().get(&image).cloned().unwrap_or_default();
+        if status["build"] == number && status["state"] == "succeeded" {
+            return status;
+        }
+        assert!(since.elapsed() < std::time::Duration::from_secs(60), "no build #{number} within 60 s: {status:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Stops `slipway serve` however the test ends.
