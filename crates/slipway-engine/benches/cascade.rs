@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use slipway_engine::{ProjectGraph, ProjectSpec, queue_cascade};
 use slipway_index::Index;
-use slipway_store::{NewProject, ProjectNode, Store};
+use slipway_store::{ProjectNode, Store};
 
 const RUNS: usize = 50;
 
@@ -119,26 +119,10 @@ fn queue_for_real(index: &Index, base: &str) -> Result<(Duration, usize), Box<dy
         let store = Store::connect(&Store::sqlite_url(dir.path())).await?;
         store.migrate().await?;
         let mut base_id = None;
-        for project in index.valid_entries().filter_map(|e| e.project.as_ref()) {
+        for entry in index.valid_entries() {
+            let Some(project) = &entry.project else { continue };
             let spec = ProjectSpec::new(project, false);
-            let stored = store
-                .upsert_project(&NewProject {
-                    image: spec.image.clone(),
-                    app_id: project.image.namespace().to_string(),
-                    job_id: project.image.name().to_string(),
-                    desired_tag: spec.desired_tag.clone(),
-                    git_url: spec.git_url.clone(),
-                    git_branch: spec.git_branch.clone(),
-                    git_path: spec.git_path.clone(),
-                    target_file: spec.target_file.clone(),
-                    build_context: spec.build_context.clone(),
-                    depends_on: spec.depends_on.clone(),
-                    notify_email: None,
-                    entry: spec.to_json(),
-                    index_file: "bench".into(),
-                    index_line: 1,
-                })
-                .await?;
+            let stored = store.upsert_project(&spec.record(project, &entry.origin)).await?;
             if spec.image == base {
                 base_id = Some(stored.id);
             }

@@ -1,7 +1,7 @@
 //! Turning a build plan into queued builds: every planned project is recorded (with the index file and line it
 //! came from) and gets a build whose job waits for its parents' builds in the same plan.
 
-use slipway_store::{Build, NewBuild, NewProject, Store, StoreError};
+use slipway_store::{Build, NewBuild, Store, StoreError};
 
 use crate::plan::BuildPlan;
 use crate::spec::ProjectSpec;
@@ -50,23 +50,7 @@ async fn enqueue(
             continue;
         };
         let spec = ProjectSpec::new(project, planned.shared_repository);
-        let origin = &planned.entry.origin;
-        let record = NewProject {
-            image: spec.image.clone(),
-            app_id: project.image.namespace().to_string(),
-            job_id: project.image.name().to_string(),
-            desired_tag: spec.desired_tag.clone(),
-            git_url: spec.git_url.clone(),
-            git_branch: spec.git_branch.clone(),
-            git_path: spec.git_path.clone(),
-            target_file: spec.target_file.clone(),
-            build_context: spec.build_context.clone(),
-            depends_on: spec.depends_on.clone(),
-            notify_email: Some(spec.notify_email.clone()).filter(|e| !e.is_empty()),
-            entry: spec.to_json(),
-            index_file: origin.file.display().to_string(),
-            index_line: i32::try_from(origin.line).unwrap_or(i32::MAX),
-        };
+        let record = spec.record(project, &planned.entry.origin);
         let stored = store.upsert_project(&record).await?;
         if only_never_built && !store.builds_of(stored.id, 1).await?.is_empty() {
             queued.push(None);

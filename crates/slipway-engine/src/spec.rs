@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use slipway_index::{NotifyOn, Project, Promotion};
+use slipway_index::{NotifyOn, Origin, Project, Promotion};
+use slipway_store::NewProject;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectSpec {
@@ -77,6 +78,26 @@ impl ProjectSpec {
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// The store's record of `project` (whose spec this is), from the index entry at `origin`.
+    pub fn record(&self, project: &Project, origin: &Origin) -> NewProject {
+        NewProject {
+            image: self.image.clone(),
+            app_id: project.image.namespace().to_string(),
+            job_id: project.image.name().to_string(),
+            desired_tag: self.desired_tag.clone(),
+            git_url: self.git_url.clone(),
+            git_branch: self.git_branch.clone(),
+            git_path: self.git_path.clone(),
+            target_file: self.target_file.clone(),
+            build_context: self.build_context.clone(),
+            depends_on: self.depends_on.clone(),
+            notify_email: Some(self.notify_email.clone()).filter(|e| !e.is_empty()),
+            entry: self.to_json(),
+            index_file: origin.file.display().to_string(),
+            index_line: i32::try_from(origin.line).unwrap_or(i32::MAX),
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! Which ended builds the notifier has handled: each is claimed once (at most one mail per build, even with
 //! several servers) before anything is sent.
 
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -49,17 +48,5 @@ impl Store {
             .await
             .context(|| format!("reading the build of project {project_id} before #{before}"))?;
         row.map(Build::try_from).transpose()
-    }
-
-    /// When build `id` was handled by the notifier, if it was.
-    pub async fn notified_at(&self, id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: Option<Option<DateTime<Utc>>> = build::Entity::find_by_id(id)
-            .select_only()
-            .column(build::Column::NotifiedAt)
-            .into_tuple()
-            .one(&self.db)
-            .await
-            .context(|| format!("reading whether build {id} was notified"))?;
-        Ok(row.flatten())
     }
 }
