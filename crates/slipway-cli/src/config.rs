@@ -48,11 +48,16 @@ impl fmt::Debug for RegistryAccess {
 pub struct IndexConfig {
     /// A directory holding `index.d/`, a directory of index files, or one file.
     pub path: PathBuf,
+    /// Read the index from this git repository instead of `path`.
+    pub git_url: Option<String>,
+    pub git_branch: String,
+    /// Where the index is inside that repository (`index.d/` under it, or the index files).
+    pub git_path: PathBuf,
 }
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { path: PathBuf::from("index") }
+        IndexConfig { path: PathBuf::from("index"), git_url: None, git_branch: "main".into(), git_path: PathBuf::new() }
     }
 }
 

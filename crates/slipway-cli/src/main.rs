@@ -48,7 +48,7 @@ enum Command {
     #[command(subcommand)]
     Db(commands::db::DbCommand),
     /// The web UI and JSON API, with a local worker pool unless --no-workers.
-    Serve(commands::serve::ServeArgs),
+    Serve(Box<commands::serve::ServeArgs>),
     /// Build what the database's queue holds (beside or instead of `slipway serve`'s workers).
     Worker(commands::worker::WorkerArgs),
     /// API tokens for writes and for signing in to the UI.

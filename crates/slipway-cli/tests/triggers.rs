@@ -135,46 +135,144 @@ fn a_signed_push_webhook_rebuilds_at_once() {
     let index = s.index_dir().display().to_string();
     // Polling every hour: only the webhook can rebuild within the test.
     let args = ["serve", "--index", &index, "--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1h"];
+    let mut serve = serve_with_hooks(&s, &args);
+    let serving = ServeGuard(&mut serve);
+    let address = address_of(serving.0);
+
+    let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
+    let sent = std::time::Instant::now();
+    let answer = push_hook(&address, &s.git.url("web"), &commit);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let rebuilt = succeeded(&s, "web", 2, sent);
+    drop(serving);
+    assert_eq!(causes(&rebuilt), [format!("branch main moved to {}", &commit[..12])]);
+    assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "v2");
+}
+
+#[test]
+fn an_index_in_git_is_reloaded_on_a_push_webhook() {
+    let mut s = Scenario::new("gitindex");
+    s.repo("web", &[("Dockerfile", &dockerfile("web"))]);
+    s.repo("api", &[("Dockerfile", &dockerfile("api"))]);
+    s.project(Entry::new("web"));
+    s.repo("index", &[(&s.index_file(), &s.index_text())]);
+    let index_url = s.git.url("index");
+    // Polling every hour: only the webhook can reload within the test.
+    let args = [
+        "serve",
+        "--index-git-url",
+        &index_url,
+        "--index-git-branch",
+        "main",
+        "--index-poll-interval",
+        "1h",
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--git-poll-interval",
+        "1h",
+    ];
+    let mut serve = serve_with_hooks(&s, &args);
+    let serving = ServeGuard(&mut serve);
+    let address = address_of(serving.0);
+    let web = succeeded(&s, "web", 1, std::time::Instant::now());
+    assert_eq!(causes(&web), ["first build"]);
+
+    // api added and web's entry changed, in one push to the index repository.
+    s.clear_projects();
+    s.project(Entry { extra: "    build-args: {VARIANT: two}\n", ..Entry::new("web") });
+    s.project(Entry::new("api"));
+    let commit = s.repo("index", &[(&s.index_file(), &s.index_text())]);
+    let sent = std::time::Instant::now();
+    let answer = push_hook(&address, &index_url, &commit);
+    assert!(answer.starts_with("HTTP/1.1 202") && answer.contains("the index is reloaded"), "{answer}");
+    assert_eq!(causes(&succeeded(&s, "api", 1, sent)), ["first build"]);
+    assert_eq!(causes(&succeeded(&s, "web", 2, sent)), ["index entry changed"]);
+
+    // web removed: deactivated, its image left in the registry.
+    s.clear_projects();
+    s.project(Entry::new("api"));
+    let commit = s.repo("index", &[(&s.index_file(), &s.index_text())]);
+    let sent = std::time::Instant::now();
+    assert!(push_hook(&address, &index_url, &commit).starts_with("HTTP/1.1 202"));
+    while s.status().contains_key(&s.image("web")) {
+        assert!(sent.elapsed() < std::time::Duration::from_secs(30), "web is still listed after 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(serving);
+    assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "web", "its tags stay");
+    assert_eq!(s.expect("api", "succeeded")["build"], 1, "api's entry did not change");
+}
+
+#[test]
+fn an_index_directory_is_looked_at_on_its_interval() {
+    let mut s = Scenario::new("dirindex");
+    s.project(Entry::new("web"));
+    let index = s.index_dir().display().to_string();
+    let args = ["serve", "--index", &index, "--index-poll-interval", "1s", "--listen", "127.0.0.1:0", "--no-workers"];
     let mut serve = s
         .command(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("slipway serve starts");
+    let serving = ServeGuard(&mut serve);
+    let started = std::time::Instant::now();
+    let listed = |s: &Scenario, job: &str| {
+        loop {
+            if let Some(project) = s.status().get(&s.image(job)) {
+                return project.clone();
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{job} is not listed after 30 s");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    assert_eq!(causes(&listed(&s, "web")), ["first build"]);
+    s.project(Entry::new("api"));
+    s.index_dir();
+    let api = listed(&s, "api");
+    drop(serving);
+    assert_eq!((api["state"].as_str(), causes(&api)), (Some("queued"), vec!["first build".to_string()]));
+}
+
+/// `slipway serve ARGS` with push webhooks signed by "hook-secret", its output piped for [`address_of`].
+fn serve_with_hooks(s: &Scenario, args: &[&str]) -> std::process::Child {
+    s.command(args)
         .env("SLIPWAY_WEBHOOK_SECRET", "hook-secret")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("slipway serve starts");
+        .expect("slipway serve starts")
+}
+
+/// The address `slipway serve` prints it serves at.
+fn address_of(serve: &mut std::process::Child) -> String {
     let stdout = serve.stdout.take().expect("its output");
-    let serving = ServeGuard(&mut serve);
-    let address = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+    std::io::BufRead::lines(std::io::BufReader::new(stdout))
         .map_while(Result::ok)
         .find_map(|line| {
             line.strip_prefix("serving the UI at http://")
                 .map(|rest| rest.split('/').next().unwrap_or_default().to_string())
         })
-        .expect("serve prints its address");
+        .expect("serve prints its address")
+}
 
-    let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
-    let body = serde_json::json!({
-        "ref": "refs/heads/main",
-        "after": commit,
-        "repository": { "clone_url": s.git.url("web") },
-    })
-    .to_string();
+/// Sends a GitHub push event for `commit` of the repository at `url`, signed with "hook-secret"; the answer.
+fn push_hook(address: &str, url: &str, commit: &str) -> String {
+    let body = serde_json::json!({ "ref": "refs/heads/main", "after": commit, "repository": { "clone_url": url } })
+        .to_string();
     let signature = slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes());
     let request = format!(
         "POST /hooks/github HTTP/1.1\r\nHost: test\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={signature}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let sent = std::time::Instant::now();
-    let mut stream = std::net::TcpStream::connect(&address).expect("the server listens");
+    let mut stream = std::net::TcpStream::connect(address).expect("the server listens");
     std::io::Write::write_all(&mut stream, request.as_bytes()).expect("the push is sent");
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
-    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
-    let rebuilt = succeeded(&s, "web", 2, sent);
-    drop(serving);
-    assert_eq!(causes(&rebuilt), [format!("branch main moved to {}", &commit[..12])]);
-    assert_eq!(run_image(&format!("{}:latest", s.repository("web"))).trim(), "v2");
+    answer
 }
 
 /// `job`'s status once its build `number` succeeded, waiting up to a minute from `since`.

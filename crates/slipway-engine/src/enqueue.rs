@@ -5,7 +5,7 @@ use slipway_store::{Build, NewBuild, Store, StoreError};
 
 use crate::plan::BuildPlan;
 use crate::spec::ProjectSpec;
-use crate::triggers::{MANUAL_PRIORITY, Trigger};
+use crate::triggers::MANUAL_PRIORITY;
 
 #[derive(Debug, Clone)]
 pub struct QueuedBuild {
@@ -20,28 +20,6 @@ pub async fn enqueue_plan(
     cause: &str,
     max_attempts: i32,
 ) -> Result<Vec<QueuedBuild>, StoreError> {
-    enqueue(store, plan, cause, MANUAL_PRIORITY, max_attempts, false).await
-}
-
-/// Records the plan's projects and queues a build (cause "first build") only for those never built: what a
-/// server does with the index it starts with.
-pub async fn enqueue_first_builds(
-    store: &Store,
-    plan: &BuildPlan<'_>,
-    max_attempts: i32,
-) -> Result<Vec<QueuedBuild>, StoreError> {
-    let first = Trigger::FirstBuild;
-    enqueue(store, plan, &first.cause(), first.priority(), max_attempts, true).await
-}
-
-async fn enqueue(
-    store: &Store,
-    plan: &BuildPlan<'_>,
-    cause: &str,
-    priority: i32,
-    max_attempts: i32,
-    only_never_built: bool,
-) -> Result<Vec<QueuedBuild>, StoreError> {
     // By plan position: the build queued for that entry, if any.
     let mut queued: Vec<Option<QueuedBuild>> = Vec::with_capacity(plan.builds.len());
     for planned in &plan.builds {
@@ -52,10 +30,6 @@ async fn enqueue(
         let spec = ProjectSpec::new(project, planned.shared_repository);
         let record = spec.record(project, &planned.entry.origin);
         let stored = store.upsert_project(&record).await?;
-        if only_never_built && !store.builds_of(stored.id, 1).await?.is_empty() {
-            queued.push(None);
-            continue;
-        }
         let parents = planned
             .parents
             .iter()
@@ -66,7 +40,7 @@ async fn enqueue(
                 project_id: stored.id,
                 causes: vec![cause.to_string()],
                 parents,
-                priority,
+                priority: MANUAL_PRIORITY,
                 max_attempts,
             })
             .await?;

@@ -1,10 +1,10 @@
 //! Opening the database (SQLite file or PostgreSQL), applying the schema, and the transactions writers use.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
 use sea_orm::{
@@ -37,7 +37,28 @@ pub struct Store {
     /// The URL with any password replaced, for messages.
     url: Arc<str>,
     backend: Backend,
+    migration_lock: MigrationLock,
 }
+
+/// What keeps two processes from migrating one database at once (the loser would fail half-way with "table
+/// already exists"): a `flock` on a file beside a SQLite database, a session advisory lock on PostgreSQL.
+#[derive(Clone)]
+enum MigrationLock {
+    /// An in-memory SQLite database: one process only.
+    None,
+    File(PathBuf),
+    Postgres(Box<PgConnectOptions>),
+}
+
+/// Held while migrating; released when dropped (the file closed, the session ended).
+enum HeldLock {
+    None,
+    File(#[allow(dead_code)] std::fs::File),
+    Postgres(PgConnection),
+}
+
+/// The key of PostgreSQL's advisory lock for migrations ("slipway" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x0073_6c69_7077_6179;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,7 +92,9 @@ impl Store {
         let db = Database::connect(options)
             .await
             .map_err(|source| StoreError::Connect { url: redacted.clone(), source: source.into() })?;
-        Ok(Store { db, url: redacted.into(), backend })
+        let migration_lock = migration_lock(url, backend, in_memory)
+            .map_err(|source| StoreError::Connect { url: redacted.clone(), source })?;
+        Ok(Store { db, url: redacted.into(), backend, migration_lock })
     }
 
     /// The default database in a data dir: `sqlite://<data_dir>/slipway.db`.
@@ -80,8 +103,37 @@ impl Store {
     }
 
     /// Applies the migrations the database lacks.
+    /// Another process migrating the same database is waited for.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await.map_err(|source| StoreError::Migrate { url: self.url.to_string(), source })
+        let failed = |source| StoreError::Migrate { url: self.url.to_string(), source };
+        let held = self
+            .lock_migrations()
+            .await
+            .map_err(|e| failed(DbErr::Custom(format!("taking the migration lock: {e}"))))?;
+        let migrated = Migrator::up(&self.db, None).await.map_err(failed);
+        if let HeldLock::Postgres(connection) = held {
+            let _ = connection.close().await;
+        }
+        migrated
+    }
+
+    async fn lock_migrations(&self) -> Result<HeldLock, BoxError> {
+        match &self.migration_lock {
+            MigrationLock::None => Ok(HeldLock::None),
+            MigrationLock::File(path) => {
+                let file = std::fs::File::options().create(true).truncate(false).write(true).open(path)?;
+                let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await??;
+                Ok(HeldLock::File(file))
+            }
+            MigrationLock::Postgres(options) => {
+                let mut connection = options.connect().await?;
+                sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK_KEY)
+                    .execute(&mut connection)
+                    .await?;
+                Ok(HeldLock::Postgres(connection))
+            }
+        }
     }
 
     /// Closes the pool once the connections in use are returned; every clone of this store stops working.
@@ -131,6 +183,19 @@ fn sqlite_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens and closes one connection, for its error.
+fn migration_lock(url: &str, backend: Backend, in_memory: bool) -> Result<MigrationLock, BoxError> {
+    Ok(match backend {
+        Backend::Sqlite if in_memory => MigrationLock::None,
+        Backend::Sqlite => {
+            let file = url.parse::<SqliteConnectOptions>()?.get_filename().as_os_str().to_owned();
+            let mut lock = file;
+            lock.push(".migrate-lock");
+            MigrationLock::File(PathBuf::from(lock))
+        }
+        Backend::Postgres => MigrationLock::Postgres(Box::new(url.parse::<PgConnectOptions>()?)),
+    })
+}
+
 async fn preflight(url: &str, backend: Backend) -> Result<(), BoxError> {
     let timeout = |what| move |_| -> BoxError { format!("no answer within {CONNECT_TIMEOUT:?} ({what})").into() };
     match backend {

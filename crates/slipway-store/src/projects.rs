@@ -186,6 +186,20 @@ impl Store {
             .context(|| format!("finding the children of {image}"))
     }
 
+    /// Marks the project as gone from the index: it is no longer built, shown on the dashboard or rebuilt by
+    /// any trigger; its builds, logs and tags stay. `false` when it was inactive already.
+    pub async fn deactivate_project(&self, id: i64) -> Result<bool, StoreError> {
+        let done = project::Entity::update_many()
+            .col_expr(project::Column::Active, Expr::value(false))
+            .col_expr(project::Column::UpdatedAt, Expr::value(now()))
+            .filter(project::Column::Id.eq(id))
+            .filter(project::Column::Active.eq(true))
+            .exec(&self.db)
+            .await
+            .context(|| format!("deactivating project {id}"))?;
+        Ok(done.rows_affected > 0)
+    }
+
     /// Every project, active or not, ordered by image.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = project::Entity::find()

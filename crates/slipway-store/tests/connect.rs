@@ -95,3 +95,28 @@ async fn postgres_migrates_twice_without_change() {
     store.close().await.unwrap();
     pg.drop().await;
 }
+
+/// Several processes starting on one fresh database (a server and a CLI, say) migrate it once: the others
+/// wait for the lock, then find nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_of_a_fresh_database_all_succeed() {
+    async fn race(url: &str) {
+        let mut stores = Vec::new();
+        for _ in 0..4 {
+            stores.push(Store::connect(url).await.unwrap());
+        }
+        let tasks: Vec<_> = stores.iter().cloned().map(|s| tokio::spawn(async move { s.migrate().await })).collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        for store in stores {
+            assert!(store.projects().await.unwrap().is_empty());
+            store.close().await.unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    race(&Store::sqlite_url(dir.path())).await;
+    let pg = common::PgDatabase::create().await;
+    race(&pg.url).await;
+    pg.drop().await;
+}

@@ -83,7 +83,7 @@ async fn build(
 
 async fn problems(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<IndexProblem>>, ApiError> {
     caller.may_read(&state)?;
-    Ok(Json(state.config().index_problems.clone()))
+    Ok(Json(state.config().index_problems.get().to_vec()))
 }
 
 #[derive(Serialize)]

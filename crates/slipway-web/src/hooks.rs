@@ -6,6 +6,8 @@
 //! - Gitea: `X-Gitea-Signature: HEX`, the same HMAC;
 //! - GitLab: `X-Gitlab-Token: SECRET`.
 //!
+//! A push to the branch of the index repository (when the index comes from git) reloads the index at once.
+//!
 //! A push is matched to projects by repository URL (any of the clone URLs the payload names, compared
 //! without scheme credentials, a trailing `.git` or `/`, and case in the host) and by branch.
 
@@ -109,6 +111,17 @@ pub(crate) async fn receive(
         return Ok(answer(format!("branch {branch} was deleted; nothing to build")));
     }
     let urls: Vec<String> = push.urls().iter().map(|u| same_repository(u)).collect();
+    // A push to the index repository reloads the index (the reload queues what changed).
+    let index_pushed = state
+        .config()
+        .index_repository
+        .as_ref()
+        .filter(|index| index.branch == branch && urls.contains(&same_repository(&index.url)));
+    let index_note = index_pushed.map(|index| {
+        index.pushed.notify_one();
+        tracing::info!(forge, branch, commit = %push.after, "push to the index repository: reloading the index");
+        format!("the index repository moved to {}: the index is reloaded", push.after)
+    });
     let store = state.store();
     let matching: Vec<i64> = store
         .project_sources()
@@ -118,7 +131,10 @@ pub(crate) async fn receive(
         .map(|(id, _, _)| id)
         .collect();
     if matching.is_empty() {
-        return Ok(answer(format!("no project builds branch {branch} of this repository")));
+        return Ok(match index_note {
+            Some(message) => (StatusCode::ACCEPTED, Json(HookAnswer { message, queued: Vec::new() })),
+            None => answer(format!("no project builds branch {branch} of this repository")),
+        });
     }
     let graph = ProjectGraph::new(store.project_graph().await?);
     let trigger = Trigger::BranchMoved { branch: branch.to_string(), commit: push.after.clone() };
@@ -129,7 +145,10 @@ pub(crate) async fn receive(
     }
     state.dashboard_changed();
     tracing::info!(forge, branch, commit = %push.after, builds = queued.len(), "push received");
-    let message = format!("{} build(s) asked for: {}", queued.len(), trigger.cause());
+    let mut message = format!("{} build(s) asked for: {}", queued.len(), trigger.cause());
+    if let Some(note) = index_note {
+        message = format!("{note}; {message}");
+    }
     Ok((StatusCode::ACCEPTED, Json(HookAnswer { message, queued })))
 }
 

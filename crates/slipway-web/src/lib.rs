@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 
 pub use auth::{hash_secret, new_secret};
 pub use hooks::hmac_sha256_hex;
-pub use state::{AppState, IndexProblem, Probe, WebConfig};
+pub use state::{AppState, IndexProblem, IndexProblems, IndexRepository, Probe, WebConfig};
 
 /// Every route: pages, actions, logs, the API and operations.
 pub fn router(state: AppState) -> Router {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -26,6 +26,35 @@ pub struct IndexProblem {
     pub hint: Option<String>,
 }
 
+/// The invalid entries of the index the server last loaded, replaced at each reload.
+#[derive(Clone, Default)]
+pub struct IndexProblems(Arc<RwLock<Arc<Vec<IndexProblem>>>>);
+
+impl IndexProblems {
+    pub fn new(problems: Vec<IndexProblem>) -> IndexProblems {
+        IndexProblems(Arc::new(RwLock::new(Arc::new(problems))))
+    }
+
+    pub fn get(&self) -> Arc<Vec<IndexProblem>> {
+        self.0.read().map(|p| Arc::clone(&p)).unwrap_or_default()
+    }
+
+    pub fn set(&self, problems: Vec<IndexProblem>) {
+        if let Ok(mut current) = self.0.write() {
+            *current = Arc::new(problems);
+        }
+    }
+}
+
+/// Where the index comes from when it is a git repository: a verified push to its branch asks the server to
+/// reload it at once.
+#[derive(Clone)]
+pub struct IndexRepository {
+    pub url: String,
+    pub branch: String,
+    pub pushed: Arc<tokio::sync::Notify>,
+}
+
 /// How the server behaves.
 #[derive(Clone)]
 pub struct WebConfig {
@@ -37,7 +66,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// How long a login lasts.
     pub session_lifetime: Duration,
-    pub index_problems: Vec<IndexProblem>,
+    pub index_problems: IndexProblems,
+    pub index_repository: Option<IndexRepository>,
     /// The secret push webhooks are signed with; without it `/hooks/…` answers 404.
     pub webhook_secret: Option<String>,
     /// Named checks for `/readyz` beside the database's (Docker, say).
@@ -51,7 +81,8 @@ impl WebConfig {
             read_requires_login: false,
             secure_cookies: false,
             session_lifetime: Duration::from_secs(12 * 3600),
-            index_problems: Vec::new(),
+            index_problems: IndexProblems::default(),
+            index_repository: None,
             webhook_secret: None,
             probes: Vec::new(),
         }

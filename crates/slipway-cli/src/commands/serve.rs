@@ -13,13 +13,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use slipway_docker::Docker;
-use slipway_engine::{enqueue_first_builds, plan_builds};
 use slipway_registry::RegistryClient;
-use slipway_web::{AppState, IndexProblem, Probe, WebConfig};
+use slipway_web::{AppState, IndexProblems, IndexRepository, Probe, WebConfig};
 use tokio::sync::watch;
 
-use super::index::load;
+use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
+use super::reload::{IndexReloader, summary};
 use super::run::{Pool, Workers};
 use crate::config::Config;
 
@@ -31,9 +31,24 @@ pub struct ServeArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8080", env = "SLIPWAY_LISTEN")]
     listen: SocketAddr,
-    /// The index to record and queue first builds from (default: [index] path; none: skip).
-    #[arg(long)]
+    /// The index directory or file (default: [index] path); looked at every --index-poll-interval, and
+    /// what changed is applied: new projects built, changed ones rebuilt, removed ones deactivated.
+    #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
+    /// Read the index from this git repository instead (default: [index] git_url); a push webhook for its
+    /// branch reloads it at once.
+    #[arg(long, env = "SLIPWAY_INDEX_GIT_URL", value_name = "URL")]
+    index_git_url: Option<String>,
+    /// The branch of the index repository (default: [index] git_branch, else main).
+    #[arg(long, env = "SLIPWAY_INDEX_GIT_BRANCH", value_name = "BRANCH")]
+    index_git_branch: Option<String>,
+    /// Where the index is in that repository (default: [index] git_path, else its root).
+    #[arg(long, value_name = "PATH")]
+    index_git_path: Option<PathBuf>,
+    /// How often the index source is looked at for changes.
+    #[arg(long, env = "SLIPWAY_INDEX_POLL_INTERVAL", value_name = "DURATION", default_value = "1m",
+          value_parser = crate::duration::parse_duration)]
+    index_poll_interval: Duration,
     /// Serve only: no local workers (run `slipway run` or other workers against the same database).
     #[arg(long)]
     no_workers: bool,
@@ -79,11 +94,13 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let store = args.pipeline.store(config).await?;
     let registry = args.pipeline.registry(config);
     let client = RegistryClient::new(config.client_config()?)?;
-    let problems = record_index(args, config, &store, out).await?;
-
     let mut web = WebConfig::new(registry.clone());
+    let reloader = start_index(args, config, &store, &web.index_problems, out).await?;
+    let index_pushed = Arc::new(tokio::sync::Notify::new());
+    if let Some((url, branch)) = reloader.as_ref().and_then(|r| r.source.repository()) {
+        web.index_repository = Some(IndexRepository { url, branch, pushed: Arc::clone(&index_pushed) });
+    }
     web.read_requires_login = args.read_requires_login;
-    web.index_problems = problems;
     web.webhook_secret = args.webhook_secret.clone().filter(|s| !s.is_empty());
     let docker = if args.no_workers {
         None
@@ -121,6 +138,8 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         let store = scheduled.clone();
         async move { run_schedules_once(&store).await }
     }));
+    let reloading =
+        reloader.map(|reloader| tokio::spawn(reloader.run(args.index_poll_interval, index_pushed, stop_rx.clone())));
     writeln!(out, "checking git branches every {}", crate::duration::show(args.git_poll_interval))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -159,6 +178,9 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     }
     poller.abort();
     scheduler.abort();
+    if let Some(reloading) = reloading {
+        reloading.abort();
+    }
     if let Some(notifier) = notifier {
         notifier.abort();
     }
@@ -235,41 +257,51 @@ fn log_requested(why: &str, requested: &[slipway_store::Requested]) {
         tracing::info!(project.image = %r.image, build.number = r.build.number, merged = r.merged, "{why}: build asked");
     }
 }
-/// Records the index's projects, queues the never-built ones, and returns its problems for the dashboard.
-async fn record_index(
+/// The index source the arguments and configuration name, loaded and applied once; none when there is no
+/// index (the server serves what the database holds).
+async fn start_index(
     args: &ServeArgs,
     config: &Config,
     store: &slipway_store::Store,
+    problems: &IndexProblems,
     out: &mut dyn Write,
-) -> anyhow::Result<Vec<IndexProblem>> {
-    let path = args.index.clone().unwrap_or_else(|| config.index.path.clone());
-    if !path.exists() {
-        writeln!(out, "no index at {}: serving what the database holds", path.display())?;
-        return Ok(Vec::new());
+) -> anyhow::Result<Option<IndexReloader>> {
+    let source = match args.index_git_url.clone().or_else(|| config.index.git_url.clone()) {
+        Some(url) => IndexSource::Git(GitIndex {
+            url,
+            branch: args.index_git_branch.clone().unwrap_or_else(|| config.index.git_branch.clone()),
+            path: args.index_git_path.clone().unwrap_or_else(|| config.index.git_path.clone()),
+            dir: args.pipeline.data_dir(config).join("index-source"),
+        }),
+        None => {
+            let path = args.index.clone().unwrap_or_else(|| config.index.path.clone());
+            if !path.exists() {
+                writeln!(out, "no index at {}: serving what the database holds", path.display())?;
+                return Ok(None);
+            }
+            IndexSource::Directory(path)
+        }
+    };
+    let mut reloader = IndexReloader::new(source, store.clone(), problems.clone());
+    let every = crate::duration::show(args.index_poll_interval);
+    match reloader.reload().await {
+        Ok(Some(report)) => writeln!(
+            out,
+            "index {}: {}; {} problem(s); looked at every {every}",
+            reloader.source.describe(),
+            summary(&report),
+            problems.get().len()
+        )?,
+        Ok(None) => {}
+        // A git index may be unreachable for a while; the server starts on what it recorded before.
+        Err(err) if matches!(reloader.source, IndexSource::Git(_)) => writeln!(
+            out,
+            "index {}: cannot be read now ({err:#}); serving what the database holds and trying again every {every}",
+            reloader.source.describe()
+        )?,
+        Err(err) => return Err(err),
     }
-    let (path, index) = load(Some(&path), config)?;
-    let problems: Vec<IndexProblem> = index
-        .errors()
-        .map(|d| IndexProblem {
-            file: d.file.display().to_string(),
-            line: d.line,
-            column: d.column,
-            code: d.code.to_string(),
-            message: d.message.clone(),
-            hint: d.hint.clone(),
-        })
-        .collect();
-    let plan = plan_builds(&index, &[])?;
-    let queued = enqueue_first_builds(store, &plan, 3).await?;
-    writeln!(
-        out,
-        "index {}: {} project(s), {} never built and now queued, {} problem(s)",
-        path.display(),
-        plan.builds.len(),
-        queued.len(),
-        problems.len()
-    )?;
-    Ok(problems)
+    Ok(Some(reloader))
 }
 
 pub(crate) async fn shutdown_signal() {

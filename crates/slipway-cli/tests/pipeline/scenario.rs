@@ -94,9 +94,24 @@ impl Scenario {
     pub fn index_dir(&self) -> PathBuf {
         let dir = self.dir.path().join("index");
         std::fs::create_dir_all(dir.join("index.d")).expect("index dir");
-        let text = format!("Projects:\n{}", self.projects.join("\n"));
-        std::fs::write(dir.join("index.d").join(format!("{}.yaml", self.app)), text).expect("index file");
+        std::fs::write(dir.join(self.index_file()), self.index_text()).expect("index file");
         dir
+    }
+
+    /// The index file's path inside an index directory.
+    pub fn index_file(&self) -> String {
+        format!("index.d/{}.yaml", self.app)
+    }
+
+    /// The index file's text, with the projects added so far.
+    pub fn index_text(&self) -> String {
+        format!("Projects:\n{}", self.projects.join("\n"))
+    }
+
+    /// Forgets the projects added so far (to write an index without them).
+    #[allow(dead_code)]
+    pub fn clear_projects(&mut self) {
+        self.projects.clear();
     }
 
     pub fn image(&self, job: &str) -> String {

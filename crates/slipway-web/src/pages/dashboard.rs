@@ -93,6 +93,7 @@ pub(crate) async fn page(
     let pages = matching.len().div_ceil(PAGE_ROWS).max(1);
     let page = filter.page.min(pages - 1);
     let rows = matching.iter().skip(page * PAGE_ROWS).take(PAGE_ROWS).copied().collect();
+    let problems = state.config().index_problems.get();
     let html = Dashboard {
         chrome: Chrome::of(&caller),
         rows,
@@ -111,7 +112,7 @@ pub(crate) async fn page(
             "canceled",
             "never built",
         ],
-        problems: &state.config().index_problems,
+        problems: &problems,
         page,
         pages,
     }

@@ -102,15 +102,15 @@ async fn queue(store: &Store, project_id: i64) -> i64 {
 
 /// The server's state over the seeded store, with one index problem to show.
 pub fn state(store: &Store) -> AppState {
-    let mut config = WebConfig::new("127.0.0.1:5555");
-    config.index_problems.push(IndexProblem {
+    let config = WebConfig::new("127.0.0.1:5555");
+    config.index_problems.set(vec![IndexProblem {
         file: "index/index.d/broken.yaml".into(),
         line: 7,
         column: 5,
         code: "unknown-field".into(),
         message: "unknown field `gti-url`".into(),
         hint: Some("did you mean `git-url`?".into()),
-    });
+    }]);
     AppState::new(store.clone(), config, None)
 }
 
