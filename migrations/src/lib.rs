@@ -18,6 +18,7 @@ mod m20261202_000005_access_and_log_offsets;
 mod m20261202_000006_project_parents;
 mod m20261202_000007_schedules;
 mod m20261202_000008_build_notified;
+mod m20261203_000009_base_images;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_project_parents::Migration),
             Box::new(m20261202_000007_schedules::Migration),
             Box::new(m20261202_000008_build_notified::Migration),
+            Box::new(m20261203_000009_base_images::Migration),
         ]
     }
 }

@@ -11,6 +11,10 @@ mod scenario;
 use scenario::{Db, Entry, Scenario};
 use slipway_e2e::harness::pull_digest;
 
+/// `slipway serve` on any free port with one worker, its branch polling set to an hour (so only what a test
+/// does rebuilds within it).
+const ONE_WORKER_NO_POLLING: [&str; 6] = ["--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1h"];
+
 fn dockerfile(version: &str) -> String {
     format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
 }
@@ -99,22 +103,10 @@ fn a_pushed_commit_rebuilds_its_project_within_the_poll_interval() {
     let run = s.run();
     assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
     let index = s.index_dir().display().to_string();
-    let mut serve = s
-        .command(&[
-            "serve",
-            "--index",
-            &index,
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--git-poll-interval",
-            "1s",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("slipway serve starts");
+    let mut serve = serve_quietly(
+        &s,
+        &["serve", "--index", &index, "--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1s"],
+    );
     let serving = ServeGuard(&mut serve);
     let commit = s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
     let pushed = std::time::Instant::now();
@@ -134,7 +126,7 @@ fn a_signed_push_webhook_rebuilds_at_once() {
     assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
     let index = s.index_dir().display().to_string();
     // Polling every hour: only the webhook can rebuild within the test.
-    let args = ["serve", "--index", &index, "--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1h"];
+    let args = [&["serve", "--index", &index][..], &ONE_WORKER_NO_POLLING].concat();
     let mut serve = serve_with_hooks(&s, &args);
     let serving = ServeGuard(&mut serve);
     let address = address_of(serving.0);
@@ -158,21 +150,9 @@ fn an_index_in_git_is_reloaded_on_a_push_webhook() {
     s.repo("index", &[(&s.index_file(), &s.index_text())]);
     let index_url = s.git.url("index");
     // Polling every hour: only the webhook can reload within the test.
-    let args = [
-        "serve",
-        "--index-git-url",
-        &index_url,
-        "--index-git-branch",
-        "main",
-        "--index-poll-interval",
-        "1h",
-        "--listen",
-        "127.0.0.1:0",
-        "--workers",
-        "1",
-        "--git-poll-interval",
-        "1h",
-    ];
+    let index_args =
+        ["serve", "--index-git-url", &index_url, "--index-git-branch", "main", "--index-poll-interval", "1h"];
+    let args = [&index_args[..], &ONE_WORKER_NO_POLLING].concat();
     let mut serve = serve_with_hooks(&s, &args);
     let serving = ServeGuard(&mut serve);
     let address = address_of(serving.0);
@@ -211,12 +191,7 @@ fn an_index_directory_is_looked_at_on_its_interval() {
     s.project(Entry::new("web"));
     let index = s.index_dir().display().to_string();
     let args = ["serve", "--index", &index, "--index-poll-interval", "1s", "--listen", "127.0.0.1:0", "--no-workers"];
-    let mut serve = s
-        .command(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("slipway serve starts");
+    let mut serve = serve_quietly(&s, &args);
     let serving = ServeGuard(&mut serve);
     let started = std::time::Instant::now();
     let listed = |s: &Scenario, job: &str| {
@@ -234,6 +209,54 @@ fn an_index_directory_is_looked_at_on_its_interval() {
     let api = listed(&s, "api");
     drop(serving);
     assert_eq!((api["state"].as_str(), causes(&api)), (Some("queued"), vec!["first build".to_string()]));
+}
+
+#[test]
+fn a_changed_external_base_image_rebuilds_its_projects_once() {
+    let mut s = Scenario::new("extbase");
+    let base = format!("{}/{}/extbase:1", s.registry, s.app);
+    publish_base(&base, "one");
+    s.repo("app", &[("Dockerfile", "FROM REGISTRY/APP/extbase:1\nCMD [\"cat\", \"/base\"]\n")]);
+    s.project(Entry::new("app"));
+    let run = s.run();
+    assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run_image(&format!("{}:latest", s.repository("app"))).trim(), "one");
+
+    let index = s.index_dir().display().to_string();
+    let args = [&["serve", "--index", &index, "--base-image-interval", "1s"][..], &ONE_WORKER_NO_POLLING].concat();
+    let mut serve = serve_quietly(&s, &args);
+    let serving = ServeGuard(&mut serve);
+    let digest = publish_base(&base, "two");
+    let rebuilt = succeeded(&s, "app", 2, std::time::Instant::now());
+    assert_eq!(causes(&rebuilt), [format!("base image {base} changed to {}", &digest[..19])]);
+    // Later rounds find the digest it was built on: no third build.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    drop(serving);
+    assert_eq!(s.expect("app", "succeeded")["build"], 2);
+    assert_eq!(run_image(&format!("{}:latest", s.repository("app"))).trim(), "two", "built on the new base");
+}
+
+/// Builds a small image printing `content` from /base, pushes it as `reference`; its digest.
+fn publish_base(reference: &str, content: &str) -> String {
+    let dockerfile = format!("FROM slipway/busybox:latest\nRUN echo {content} > /base\n");
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "--network", "none", "-q", "-t", reference, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build runs");
+    std::io::Write::write_all(&mut build.stdin.take().expect("stdin"), dockerfile.as_bytes()).expect("Dockerfile sent");
+    assert!(build.wait().expect("docker build ends").success(), "docker build {reference}");
+    slipway_e2e::harness::push(reference, reference)
+}
+
+/// `slipway serve ARGS`, its output dropped.
+fn serve_quietly(s: &Scenario, args: &[&str]) -> std::process::Child {
+    s.command(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("slipway serve starts")
 }
 
 /// `slipway serve ARGS` with push webhooks signed by "hook-secret", its output piped for [`address_of`].

@@ -101,6 +101,37 @@ impl Docker {
     }
 }
 
+impl Docker {
+    /// The digest `image` (a local name or a registry reference) has in the daemon: the registry's manifest
+    /// digest when it was pulled from or pushed to its repository, else the image id. `None` when the
+    /// daemon does not have it.
+    pub async fn image_digest(&self, image: &str) -> Result<Option<String>, DockerError> {
+        let inspect = match self.api().inspect_image(image).await {
+            Ok(inspect) => inspect,
+            Err(err) => {
+                return match self.ctx("inspect an image").classify(err, Some(image)) {
+                    DockerError::ImageNotFound { .. } => Ok(None),
+                    err => Err(err),
+                };
+            }
+        };
+        let repository = repository_of(image);
+        let from_registry = inspect.repo_digests.unwrap_or_default().into_iter().find_map(|d| {
+            d.split_once('@').filter(|(repo, _)| *repo == repository).map(|(_, digest)| digest.to_string())
+        });
+        Ok(from_registry.or(inspect.id))
+    }
+}
+
+/// `host:5000/a/b:1.0` → `host:5000/a/b`; a digest reference loses its digest.
+fn repository_of(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    match image.rfind(':') {
+        Some(colon) if !image[colon..].contains('/') => &image[..colon],
+        _ => image,
+    }
+}
+
 /// `8080/tcp` or `8080` → 8080; `53/udp` and junk → `None`.
 fn tcp_port(spec: &str) -> Option<u16> {
     let (port, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
@@ -113,6 +144,14 @@ fn tcp_port(spec: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repository_of_drops_tag_and_digest_but_not_the_port() {
+        assert_eq!(repository_of("127.0.0.1:5555/a/b:1.0"), "127.0.0.1:5555/a/b");
+        assert_eq!(repository_of("127.0.0.1:5555/a/b"), "127.0.0.1:5555/a/b");
+        assert_eq!(repository_of("busybox@sha256:00"), "busybox");
+        assert_eq!(repository_of("slipway/busybox:latest"), "slipway/busybox");
+    }
 
     #[test]
     fn tcp_ports() {

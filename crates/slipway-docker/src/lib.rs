@@ -40,7 +40,7 @@ pub use context::{ContextArchive, ContextError, pack_context};
 pub use dockerignore::{DockerIgnore, PatternError};
 pub use error::DockerError;
 pub use inspect::{Healthcheck, ImageConfig};
-pub use lint::{LintWarning, lint};
+pub use lint::{LintWarning, base_images, lint};
 pub use predefined::{PredefinedOptions, TestOutcome};
 pub use pull::PullError;
 pub use push::{PushError, RegistryAuth};

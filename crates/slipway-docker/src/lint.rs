@@ -157,6 +157,30 @@ fn without_flags(mut args: &str) -> &str {
     args
 }
 
+/// The images a Dockerfile builds `FROM`, in order and once each: not `scratch`, not an earlier stage, and not
+/// one named through an `ARG` (what it means is only known to the build).
+pub fn base_images(dockerfile: &str) -> Vec<String> {
+    let mut stages: HashSet<String> = HashSet::new();
+    let mut images: Vec<String> = Vec::new();
+    for ins in instructions(dockerfile).into_iter().filter(|ins| ins.keyword == "FROM") {
+        let (image, alias) = parse_from(&ins.args);
+        if let Some(image) = image {
+            let lower = image.to_ascii_lowercase();
+            if lower != "scratch"
+                && !stages.contains(&lower)
+                && !image.contains('$')
+                && !images.iter().any(|i| i == image)
+            {
+                images.push(image.to_string());
+            }
+        }
+        if let Some(alias) = alias {
+            stages.insert(alias.to_ascii_lowercase());
+        }
+    }
+    images
+}
+
 /// `FROM [--platform=…] image [AS name]` → (image, alias).
 fn parse_from(args: &str) -> (Option<&str>, Option<&str>) {
     let mut parts = args.split_whitespace().filter(|w| !w.starts_with("--"));

@@ -111,3 +111,13 @@ fn messages_say_what_to_do() {
         ]
     );
 }
+
+#[test]
+fn base_images_are_the_external_froms() {
+    let text = "ARG V=1\nFROM --platform=linux/amd64 127.0.0.1:5555/lib/golang:1.22 AS build\nFROM build AS test\n\
+                FROM scratch\nFROM $BASE\nfrom slipway/busybox:latest\nFROM 127.0.0.1:5555/lib/golang:1.22\n";
+    // `base_images` here is the test above.
+    let froms = crate::lint::base_images;
+    assert_eq!(froms(text), ["127.0.0.1:5555/lib/golang:1.22", "slipway/busybox:latest"]);
+    assert!(froms("").is_empty());
+}

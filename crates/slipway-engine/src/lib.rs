@@ -1,6 +1,7 @@
 //! The pipeline's rules: the tag scheme, the build plan, queuing a plan's builds in the store, promotion,
 //! triggers and the cascade a delivered parent starts.
 
+pub mod base_images;
 pub mod branches;
 pub mod cascade;
 pub mod cron;
@@ -15,6 +16,7 @@ pub mod spec;
 pub mod tags;
 pub mod triggers;
 
+pub use base_images::{BaseImageReport, check_base_images};
 pub use branches::{PollReport, poll_branches};
 pub use cascade::{ProjectGraph, queue_cascade};
 pub use enqueue::{QueuedBuild, enqueue_plan};

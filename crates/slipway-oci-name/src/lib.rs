@@ -24,6 +24,12 @@ pub fn is_tag(value: &str) -> bool {
     first_ok && value.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// The reference's first component is a registry host (`host.domain/…`, `host:port/…`, `localhost/…`), as
+/// distribution/reference decides it; otherwise the name is one only a daemon (or Docker Hub) knows.
+pub fn names_registry(reference: &str) -> bool {
+    reference.split_once('/').is_some_and(|(host, _)| host.contains(['.', ':']) || host == "localhost")
+}
+
 /// A registry host: DNS labels joined by `.`, with an optional `:port`.
 pub fn is_registry_host(value: &str) -> bool {
     let (host, port) = match value.rsplit_once(':') {
@@ -49,6 +55,15 @@ pub fn looks_like_registry(component: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registry_is_named_by_a_dot_a_port_or_localhost() {
+        assert!(names_registry("127.0.0.1:5555/a/b:1"));
+        assert!(names_registry("quay.io/a/b"));
+        assert!(names_registry("localhost/a"));
+        assert!(!names_registry("slipway/busybox:latest"));
+        assert!(!names_registry("busybox"));
+    }
 
     #[test]
     fn components() {

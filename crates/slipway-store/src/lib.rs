@@ -20,6 +20,7 @@
 //! clocks, as leases compare the claimer's clock with the heartbeat writer's.
 
 mod access;
+mod base_images;
 mod builds;
 mod connect;
 mod entities;
@@ -39,6 +40,7 @@ mod states;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub use access::{ApiToken, Session};
+pub use base_images::BaseImage;
 pub use builds::{Build, NewBuild};
 pub use connect::{Backend, Store, redact_url};
 pub use error::StoreError;

@@ -14,12 +14,16 @@ impl BuildRun<'_> {
     pub(crate) async fn build_image(&mut self, log: Log<'_>) -> StageResult<()> {
         let settings = &self.worker.settings;
         let context_dir = self.source.join(&self.spec.build_context);
-        let dockerfile = self.labelled_dockerfile().await?;
+        let text = self.dockerfile_text().await?;
+        let dockerfile = self.labelled_dockerfile(&text).await?;
         let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
             .await
             .map_err(|e| StageFailure::errored(format!("the context task stopped: {e}")))?
             .map_err(StageFailure::failed)?;
-        self.refresh_parents(log).await?;
+        let parents = self.refresh_parents(log).await;
+        let bases: Vec<String> =
+            slipway_docker::base_images(&text).into_iter().filter(|image| !parents.contains(image)).collect();
+        self.refresh_bases(&bases, log).await;
         let tag = format!("{}:{}", self.repository(), self.tags()?.test);
         log.line(format!(
             "[slipway] building {tag} from /{} (context /{})",
@@ -32,36 +36,72 @@ impl BuildRun<'_> {
         match self.worker.docker.build(&spec, &mut log.callback()).await {
             Ok(built) => {
                 log.line(format!("[slipway] built image {}", built.id));
-                Ok(())
+                self.record_bases(&bases, log).await
             }
             Err(err @ BuildError::Docker(_)) => Err(StageFailure::errored(err)),
             Err(err) => Err(StageFailure::failed(err)),
         }
     }
 
-    /// Pulls each index parent's delivered image, so a `FROM` of it never builds on a stale local copy.
-    async fn refresh_parents(&self, log: Log<'_>) -> StageResult<()> {
+    /// Pulls each index parent's delivered image, so a `FROM` of it never builds on a stale local copy; the
+    /// parents' references.
+    async fn refresh_parents(&self, log: Log<'_>) -> Vec<String> {
+        let mut images = Vec::new();
         for parent in &self.spec.depends_on {
             let Some((name, tag)) = parent.rsplit_once(':') else { continue };
             let repository = name.strip_prefix("library/").unwrap_or(name);
             let image = format!("{}/{repository}:{tag}", self.worker.settings.registry);
             log.line(format!("[slipway] pulling the parent image {image}"));
-            if let Err(err) = self.worker.docker.pull(&image, &mut log.callback()).await {
-                // An external parent (outside this registry) may be local only; the build says if it is missing.
-                log.line(format!("[slipway] {err}"));
+            self.pull_or_say(&image, log).await;
+            images.push(image);
+        }
+        images
+    }
+
+    /// Pulls the external bases that name a registry, so a base that changed there is built on (and a
+    /// base-image rebuild builds on the new one).
+    async fn refresh_bases(&self, bases: &[String], log: Log<'_>) {
+        for image in bases.iter().filter(|image| slipway_oci_name::names_registry(image)) {
+            log.line(format!("[slipway] pulling the base image {image}"));
+            self.pull_or_say(image, log).await;
+        }
+    }
+
+    async fn pull_or_say(&self, image: &str, log: Log<'_>) {
+        if let Err(err) = self.worker.docker.pull(image, &mut log.callback()).await {
+            // It may be local only; the build says if it is missing.
+            log.line(format!("[slipway] {err}"));
+        }
+    }
+
+    /// Records the digest of each external base the image was built on, for the base-image check.
+    async fn record_bases(&self, bases: &[String], log: Log<'_>) -> StageResult<()> {
+        let mut digests = Vec::new();
+        for image in bases {
+            match self.worker.docker.image_digest(image).await {
+                Ok(Some(digest)) => {
+                    log.line(format!("[slipway] base image {image} is {digest}"));
+                    digests.push((image.clone(), digest));
+                }
+                Ok(None) => log.line(format!("[slipway] base image {image} is not in the daemon; not watched")),
+                Err(err) => log.line(format!("[slipway] base image {image}: {err}; not watched")),
             }
         }
+        self.worker.store.record_base_images(self.project.id, &digests).await?;
         Ok(())
     }
 
-    /// The project's Dockerfile plus one `LABEL` line with the OCI annotations, written beside the checkout
-    /// (outside the build context). One instruction, not one per label as the API's `labels` would add, and
-    /// with the commit's time as `created`, so an unchanged commit rebuilds from the layer cache.
-    async fn labelled_dockerfile(&self) -> StageResult<PathBuf> {
+    async fn dockerfile_text(&self) -> StageResult<String> {
         let original = self.source.join(&self.spec.target_file);
-        let text = tokio::fs::read_to_string(&original)
+        tokio::fs::read_to_string(&original)
             .await
-            .map_err(|e| StageFailure::failed(format!("cannot read /{}: {e}", self.spec.target_file)))?;
+            .map_err(|e| StageFailure::failed(format!("cannot read /{}: {e}", self.spec.target_file)))
+    }
+
+    /// The project's Dockerfile (`text`) plus one `LABEL` line with the OCI annotations, written beside the
+    /// checkout (outside the build context). One instruction, not one per label as the API's `labels` would
+    /// add, and with the commit's time as `created`, so an unchanged commit rebuilds from the layer cache.
+    async fn labelled_dockerfile(&self, text: &str) -> StageResult<PathBuf> {
         let labels: Vec<String> = self.labels().iter().map(|(key, value)| format!("{key}={}", quote(value))).collect();
         let path = self.worker.settings.work_dir(self.build.id).join("Dockerfile.slipway");
         let text = format!("{text}\nLABEL {}\n", labels.join(" "));

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod mirror;
 pub mod pipeline;
 pub mod reload;
+pub mod rounds;
 pub mod run;
 pub mod serve;
 pub mod status;

@@ -20,6 +20,9 @@ use tokio::sync::watch;
 use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
 use super::reload::{IndexReloader, summary};
+use super::rounds::{
+    NOTIFY_TICK, SCHEDULE_TICK, check_bases_once, every, notify_once, poll_branches_once, run_schedules_once,
+};
 use super::run::{Pool, Workers};
 use crate::config::Config;
 
@@ -63,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_GIT_POLL_INTERVAL", value_name = "DURATION", default_value = "10m",
           value_parser = crate::duration::parse_duration)]
     git_poll_interval: Duration,
+    /// How often the external base images (`FROM`s outside the index) are looked up; a new digest
+    /// rebuilds the projects built on the old one.
+    #[arg(long, env = "SLIPWAY_BASE_IMAGE_INTERVAL", value_name = "DURATION", default_value = "1h",
+          value_parser = crate::duration::parse_duration)]
+    base_image_interval: Duration,
     /// Mail about failed (and fixed) builds to each project's notify-email through this server,
     /// `smtp://[user:password@]host[:port]`; without it no mail is sent.
     #[arg(long, env = "SLIPWAY_SMTP_URL", value_name = "URL")]
@@ -117,6 +125,13 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let state = AppState::new(store.clone(), web, Some(client.clone()));
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let bases = {
+        let (store, client, docker) = (store.clone(), client.clone(), docker.clone());
+        tokio::spawn(every(args.base_image_interval, stop_rx.clone(), move || {
+            let (store, client, docker) = (store.clone(), client.clone(), docker.clone());
+            async move { check_bases_once(&store, &client, docker.as_ref()).await }
+        }))
+    };
     let mut pool = Workers::new();
     if let Some(docker) = docker {
         let local = Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone() };
@@ -177,6 +192,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         }
     }
     poller.abort();
+    bases.abort();
     scheduler.abort();
     if let Some(reloading) = reloading {
         reloading.abort();
@@ -188,75 +204,6 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// How often ended builds are looked at for mail.
-const NOTIFY_TICK: Duration = Duration::from_secs(5);
-
-/// How often the schedules are looked at (a due build is queued within this).
-const SCHEDULE_TICK: Duration = Duration::from_secs(30);
-
-/// How long one look at a repository's branches may take.
-const GIT_POLL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `round` every `interval` until the server stops.
-async fn every<F, Fut>(interval: Duration, mut stop: watch::Receiver<bool>, mut round: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => round().await,
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// One look at every repository's branches; what it finds is logged.
-async fn poll_branches_once(store: &slipway_store::Store) {
-    match slipway_engine::poll_branches(store, GIT_POLL_TIMEOUT).await {
-        Ok(report) => {
-            log_requested("branch moved", &report.requested);
-            for (url, err) in &report.failures {
-                tracing::warn!(git.url = %url, error = %err, "could not check the branches of a repository");
-            }
-        }
-        Err(err) => tracing::warn!(error = %err, "checking the git branches failed; trying again next round"),
-    }
-}
-
-/// One look at the schedules.
-async fn run_schedules_once(store: &slipway_store::Store) {
-    match slipway_engine::run_schedules(store, chrono::Utc::now()).await {
-        Ok(report) => {
-            log_requested("schedule", &report.requested);
-            for (image, err) in &report.invalid {
-                tracing::warn!(project.image = %image, error = %err, "this project is not rebuilt on a schedule");
-            }
-        }
-        Err(err) => tracing::warn!(error = %err, "checking the schedules failed; trying again next round"),
-    }
-}
-
-/// One round of mail about the builds that ended.
-async fn notify_once(store: &slipway_store::Store, mailer: &slipway_engine::Mailer, public_url: &str) {
-    match slipway_engine::notify_round(store, mailer, public_url).await {
-        Ok(report) => {
-            for (image, number, subject) in &report.sent {
-                tracing::info!(project.image = %image, build.number = number, subject, "mail sent");
-            }
-            for (image, number, err) in &report.failures {
-                tracing::warn!(project.image = %image, build.number = number, error = %err, "mail not sent");
-            }
-        }
-        Err(err) => tracing::warn!(error = %err, "looking for builds to mail about failed; trying again next round"),
-    }
-}
-
-fn log_requested(why: &str, requested: &[slipway_store::Requested]) {
-    for r in requested {
-        tracing::info!(project.image = %r.image, build.number = r.build.number, merged = r.merged, "{why}: build asked");
-    }
-}
 /// The index source the arguments and configuration name, loaded and applied once; none when there is no
 /// index (the server serves what the database holds).
 async fn start_index(

@@ -2,6 +2,7 @@
 //! public types in the crate root parse them into enums.
 
 pub(crate) mod api_token;
+pub(crate) mod base_image;
 pub(crate) mod build;
 pub(crate) mod build_parent;
 pub(crate) mod finding;
