@@ -19,6 +19,7 @@ mod m20261202_000006_project_parents;
 mod m20261202_000007_schedules;
 mod m20261202_000008_build_notified;
 mod m20261203_000009_base_images;
+mod m20261203_000010_mail_digests;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_schedules::Migration),
             Box::new(m20261202_000008_build_notified::Migration),
             Box::new(m20261203_000009_base_images::Migration),
+            Box::new(m20261203_000010_mail_digests::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
-//! Triggers end to end, with the real git daemon, Docker daemon and registry: a parent that delivers a new
-//! digest rebuilds its children (one build each, carrying every cause), a manual `slipway build` queues with
-//! who asked, and a child asked for while its parent is queued waits for it and is skipped if it fails, then
-//! rebuilt by the parent's next success.
+//! Triggers end to end, with the real git daemon, Docker daemon, registry and an SMTP sink: a parent that
+//! delivers a new digest rebuilds its children (one build each, carrying every cause), a manual
+//! `slipway build` queues with who asked, and a child asked for while its parent is queued waits for it and is
+//! skipped if it fails, then rebuilt by the parent's next success. Also: branch polls and push webhooks, index
+//! reloads (from a directory and from git), changed external base images, and the mail a failure sends.
 
 // Shared with pipeline.rs, which uses all of it.
 #[allow(dead_code)]
@@ -248,6 +249,34 @@ fn publish_base(reference: &str, content: &str) -> String {
     std::io::Write::write_all(&mut build.stdin.take().expect("stdin"), dockerfile.as_bytes()).expect("Dockerfile sent");
     assert!(build.wait().expect("docker build ends").success(), "docker build {reference}");
     slipway_e2e::harness::push(reference, reference)
+}
+
+#[test]
+fn a_failed_build_is_mailed_by_the_server() {
+    let sink = slipway_e2e::harness::SmtpSink::start();
+    let mut s = Scenario::new("mail");
+    s.repo("web", &[("Dockerfile", "FROM slipway/busybox:latest\nRUN echo compiling && exit 3\n")]);
+    s.project(Entry::new("web"));
+    let index = s.index_dir().display().to_string();
+    let args = [&["serve", "--index", &index, "--smtp-url", &sink.url][..], &ONE_WORKER_NO_POLLING].concat();
+    let mut serve = serve_with_hooks(&s, &args);
+    let serving = ServeGuard(&mut serve);
+    let address = address_of(serving.0);
+    let mail = slipway_e2e::harness::wait_for_mails(&sink.maildir, 1).remove(0);
+    drop(serving);
+    let image = s.image("web");
+    let page = format!("http://{address}/projects/{}/web/latest/builds/1", s.app);
+    slipway_e2e::harness::assert_mail_has(
+        &mail,
+        &[
+            "To: team@example.org".to_string(),
+            format!("Subject: [slipway] {image} #1 failed at build"),
+            "Why it ran: first build".to_string(),
+            "compiling".to_string(),
+            format!("The full log: {page}/logs/build"),
+        ],
+    );
+    assert_eq!(sink.mails().len(), 1, "one mail for one failure");
 }
 
 /// `slipway serve ARGS`, its output dropped.

@@ -12,6 +12,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use slipway_store::{Build, BuildState, Project, Store, StoreError};
 
+use crate::triggers::only_scheduled;
+
 /// Lines of the failing stage's log a mail quotes.
 const LOG_LINES: usize = 20;
 /// Builds looked at per round.
@@ -38,6 +40,8 @@ pub fn mail_kind(notify_on: &str, build: &Build, previous: Option<&Build>) -> Op
     };
     match (notify_on, kind) {
         ("never", _) | ("failure", MailKind::Succeeded) => None,
+        // The weekly digest tells of scheduled rebuilds that went well.
+        (_, MailKind::Succeeded) if only_scheduled(&build.causes) => None,
         _ => Some(kind),
     }
 }
@@ -99,7 +103,12 @@ pub fn compose(kind: MailKind, project: &Project, build: &Build, log_tail: &str,
         "\nYou get this mail as the notify-email of {image} in the index ({}:{}).\n",
         project.index_file, project.index_line
     ));
-    let to = project
+    Mail { to: recipients(project), subject, body }
+}
+
+/// The addresses of a project's `notify-email` (several may be separated by commas, semicolons or spaces).
+pub(crate) fn recipients(project: &Project) -> Vec<String> {
+    project
         .notify_email
         .as_deref()
         .unwrap_or_default()
@@ -107,8 +116,23 @@ pub fn compose(kind: MailKind, project: &Project, build: &Build, log_tail: &str,
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map(String::from)
-        .collect();
-    Mail { to, subject, body }
+        .collect()
+}
+
+/// The project's `notify-on`: `failure` (the default), `always` or `never`.
+pub(crate) fn notify_on(project: &Project) -> &str {
+    project.entry.get("notify_on").and_then(serde_json::Value::as_str).unwrap_or("failure")
+}
+
+/// The web page of build `number` of `project`.
+pub(crate) fn build_url(base_url: &str, project: &Project, number: i64) -> String {
+    format!(
+        "{}/projects/{}/{}/{}/builds/{number}",
+        base_url.trim_end_matches('/'),
+        project.app_id,
+        project.job_id,
+        project.desired_tag
+    )
 }
 
 /// The last `lines` lines of `text`, without terminal colour codes.
@@ -226,7 +250,7 @@ pub async fn notify_round(store: &Store, mailer: &Mailer, base_url: &str) -> Res
             continue;
         }
         let project = store.project(build.project_id).await?;
-        let notify_on = project.entry.get("notify_on").and_then(serde_json::Value::as_str).unwrap_or("failure");
+        let notify_on = notify_on(&project);
         let previous = if build.state == BuildState::Succeeded {
             store.previous_ended_build(project.id, build.number).await?
         } else {
@@ -240,14 +264,7 @@ pub async fn notify_round(store: &Store, mailer: &Mailer, base_url: &str) -> Res
             let chunks = store.log_tail(stage.id, 4).await?;
             tail = last_lines(&chunks.iter().map(|c| c.text.as_str()).collect::<String>(), LOG_LINES);
         }
-        let url = format!(
-            "{}/projects/{}/{}/{}/builds/{}",
-            base_url.trim_end_matches('/'),
-            project.app_id,
-            project.job_id,
-            project.desired_tag,
-            build.number
-        );
+        let url = build_url(base_url, &project, build.number);
         let mail = compose(kind, &project, &build, &tail, &url);
         if mail.to.is_empty() {
             continue;
@@ -295,6 +312,10 @@ mod tests {
         assert_eq!(mail_kind("always", &ok, None), Some(MailKind::Succeeded));
         assert_eq!(mail_kind("never", &failed, None), None);
         assert_eq!(mail_kind("failure", &build(4, BuildState::Skipped), None), None);
+        let mut weekly = build(5, BuildState::Succeeded);
+        weekly.causes = vec!["schedule: weekly, Mon 04:17 UTC".into()];
+        assert_eq!(mail_kind("always", &weekly, None), None, "the digest tells of it");
+        assert_eq!(mail_kind("always", &weekly, Some(&failed)), Some(MailKind::Fixed));
     }
 
     #[test]

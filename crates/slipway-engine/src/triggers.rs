@@ -59,9 +59,17 @@ impl Trigger {
             Trigger::ParentDelivered { parent, digest, through: Some(through) } => {
                 format!("ancestor {parent} delivered {}, rebuilt through {through}", short(digest, 19))
             }
-            Trigger::Schedule { schedule } => format!("schedule: {schedule}"),
+            Trigger::Schedule { schedule } => format!("{SCHEDULE_CAUSE}{schedule}"),
         }
     }
+}
+
+/// How a scheduled build's cause begins.
+const SCHEDULE_CAUSE: &str = "schedule: ";
+
+/// The build ran only because its schedule came round (its success goes in the weekly digest, not a mail).
+pub fn only_scheduled(causes: &[String]) -> bool {
+    !causes.is_empty() && causes.iter().all(|c| c.starts_with(SCHEDULE_CAUSE))
 }
 
 /// `sha256:0123456789abcdef…` cut to `len` characters.

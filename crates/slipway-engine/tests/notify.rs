@@ -5,88 +5,12 @@
 #[path = "../../slipway-store/tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{new_project, on_both};
+use slipway_e2e::harness::{SmtpSink, assert_mail_has, read_mails, wait_for_mails};
 use slipway_engine::{Mailer, notify_round};
 use slipway_store::{BuildOutcome, BuildState, NewBuild, StageKind, StageState, Store};
-
-/// An aiosmtpd sink on a free loopback port; stopped on drop.
-struct Sink {
-    child: Child,
-    url: String,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start() -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = dir.path().join("mail");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // Debian's python3-aiosmtpd belongs to /usr/bin/python3 (scripts/setup installs it).
-        let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts: run scripts/setup (python3-aiosmtpd)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "aiosmtpd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Sink { child, url: format!("smtp://127.0.0.1:{port}"), maildir, _dir: dir }
-    }
-
-    /// Every mail received so far, as text.
-    fn mails(&self) -> Vec<String> {
-        read_dir(&self.maildir.join("new"))
-    }
-}
-
-fn read_dir(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut mails: Vec<String> =
-        entries.map(|e| quoted_printable(&std::fs::read_to_string(e.unwrap().path()).unwrap())).collect();
-    mails.sort();
-    mails
-}
-
-/// The mail as a reader sees it: quoted-printable soft line breaks joined and `=XX` decoded.
-fn quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs one build of `project` to `state`; a failure is at the test stage with `log`.
 async fn ended_build(store: &Store, project: i64, state: BuildState, log: &str) {
@@ -112,14 +36,14 @@ async fn ended_build(store: &Store, project: i64, state: BuildState, log: &str) 
 
 #[tokio::test]
 async fn a_failure_is_mailed_with_its_log_then_fixed_and_nothing_twice() {
-    let sink = Sink::start();
+    let sink = SmtpSink::start();
     let url = sink.url.clone();
     let maildir = sink.maildir.clone();
     on_both(move |store| {
         let url = url.clone();
         let maildir = maildir.clone();
         async move {
-            let before = read_dir(&maildir.join("new")).len();
+            let before = read_mails(&maildir).len();
             let mut p = new_project("mailed");
             p.notify_email = Some("dev@example.org".into());
             p.entry = serde_json::json!({ "notify_on": "failure" });
@@ -143,22 +67,96 @@ async fn a_failure_is_mailed_with_its_log_then_fixed_and_nothing_twice() {
             assert_eq!(subjects, ["[slipway] app/mailed:latest #2 fixed"], "one fixed mail, no success mail");
             assert!(notify_round(&store, &mailer, "http://ui.example").await.unwrap().sent.is_empty());
 
-            let mails = read_dir(&maildir.join("new"));
+            let mails = wait_for_mails(&maildir, before + 2);
             assert_eq!(mails.len(), before + 2);
             let failure = mails.iter().find(|m| m.contains("#1 failed at test")).expect("the failure mail");
-            for part in [
-                "To: dev@example.org",
-                "Subject: [slipway] app/mailed:latest #1 failed at test",
-                "Why it ran: manual: asked by alice",
-                "Error: tests/run.sh exited with exit code 1",
-                "    FAIL: expected 2, got 3",
-                "http://ui.example/projects/app/mailed/latest/builds/1/logs/test",
-            ] {
-                assert!(failure.contains(part), "missing {part:?} in\n{failure}");
-            }
+            assert_mail_has(
+                failure,
+                &[
+                    "To: dev@example.org",
+                    "Subject: [slipway] app/mailed:latest #1 failed at test",
+                    "Why it ran: manual: asked by alice",
+                    "Error: tests/run.sh exited with exit code 1",
+                    "    FAIL: expected 2, got 3",
+                    "http://ui.example/projects/app/mailed/latest/builds/1/logs/test",
+                ],
+            );
             assert!(!failure.contains('\u{1b}'), "no terminal codes in mail");
         }
     })
     .await;
-    assert_eq!(sink.mails().len(), 4, "two mails per backend");
+    assert_eq!(wait_for_mails(&sink.maildir, 4).len(), 4, "two mails per backend");
+}
+
+#[tokio::test]
+async fn each_address_gets_one_weekly_digest_of_all_its_images() {
+    use chrono::{TimeZone, Utc};
+    use slipway_engine::digest_round;
+
+    let sink = SmtpSink::start();
+    let url = sink.url.clone();
+    let maildir = sink.maildir.clone();
+    on_both(move |store| {
+        let (url, maildir) = (url.clone(), maildir.clone());
+        async move {
+            let before = read_mails(&maildir).len();
+            let add = |name: &'static str, email: &'static str, notify_on: &'static str| {
+                let mut p = new_project(name);
+                p.notify_email = Some(email.into());
+                p.entry = serde_json::json!({ "notify_on": notify_on });
+                let store = store.clone();
+                async move { store.upsert_project(&p).await.unwrap().id }
+            };
+            let web = add("web", "web-team@example.org, ops@example.org", "always").await;
+            let db = add("db", "ops@example.org", "failure").await;
+            add("fresh", "ops@example.org", "failure").await;
+            add("muted", "ops@example.org", "never").await;
+            ended_build(&store, web, BuildState::Succeeded, "ok\n").await;
+            ended_build(&store, db, BuildState::Failed, "FAIL\n").await;
+            let mailer = Mailer::new(&url, "Slipway <slipway@example.org>").unwrap();
+            let at = |d, h| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap();
+
+            // The first round only starts counting: nothing is mailed for a week already under way.
+            let first = digest_round(&store, &mailer, "http://ui.example", at(3, 12)).await.unwrap();
+            assert_eq!(first.started, ["ops@example.org", "web-team@example.org"]);
+            assert!(first.sent.is_empty());
+            // Monday 06:00 is still last week's; 07:00 starts the next, mailed once.
+            let early = digest_round(&store, &mailer, "http://ui.example", at(7, 6)).await.unwrap();
+            assert!(early.sent.is_empty(), "{:?}", early.sent);
+            let due = digest_round(&store, &mailer, "http://ui.example", at(7, 7)).await.unwrap();
+            assert!(due.failures.is_empty(), "{:?}", due.failures);
+            let subjects: Vec<(&str, &str)> = due.sent.iter().map(|(a, s)| (a.as_str(), s.as_str())).collect();
+            assert_eq!(
+                subjects,
+                [
+                    ("ops@example.org", "[slipway] weekly: 3 image(s), 1 failing"),
+                    ("web-team@example.org", "[slipway] weekly: 1 image(s), all well")
+                ]
+            );
+            assert!(digest_round(&store, &mailer, "http://ui.example", at(9, 7)).await.unwrap().sent.is_empty());
+
+            let mails = wait_for_mails(&maildir, before + 2);
+            assert_eq!(mails.len(), before + 2);
+            let ops = mails.iter().find(|m| m.contains("To: ops@example.org")).expect("the ops digest");
+            let failing = ops.find("app/db:latest").expect("db listed");
+            for (later, part) in [
+                (ops.find("app/fresh:latest"), "fresh listed after the failing db"),
+                (ops.find("app/web:latest"), "web listed after the failing db"),
+            ] {
+                assert!(later.is_some_and(|at| at > failing), "{part}:\n{ops}");
+            }
+            assert_mail_has(
+                ops,
+                &[
+                    "#1 failed at test",
+                    "why it ran: manual: asked by alice",
+                    "not built yet",
+                    "http://ui.example/projects/app/db/latest/builds/1",
+                ],
+            );
+            assert!(!ops.contains("app/muted:latest"), "notify-on: never is left out");
+        }
+    })
+    .await;
+    assert_eq!(wait_for_mails(&sink.maildir, 4).len(), 4, "two digests per backend");
 }

@@ -46,6 +46,7 @@ pub use connect::{Backend, Store, redact_url};
 pub use error::StoreError;
 pub use images::{Image, NewImage, NewPromotion, NewTagEvent, Promotion, TagEvent};
 pub use logs::{LogChunk, LogSize};
+pub use notified::DigestClaim;
 pub use overview::{BuildCounts, StageReached, TierImage};
 pub use projects::{NewProject, Project};
 pub use queue::{BuildOutcome, ClaimedJob, QueueCounts};

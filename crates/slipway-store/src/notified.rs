@@ -1,10 +1,11 @@
 //! Which ended builds the notifier has handled: each is claimed once (at most one mail per build, even with
-//! several servers) before anything is sent.
+//! several servers) before anything is sent. Likewise each address's weekly digest.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::entities::build;
+use crate::entities::{build, mail_digest};
 use crate::error::{Context, StoreError};
 use crate::states::BuildState;
 use crate::{Build, Store, now};
@@ -49,4 +50,40 @@ impl Store {
             .context(|| format!("reading the build of project {project_id} before #{before}"))?;
         row.map(Build::try_from).transpose()
     }
+
+    /// Claims `address`'s digest for the period that began at `period`: `Claimed` once per period (send it),
+    /// `First` the first time the address is seen (nothing is sent for a period already under way),
+    /// `AlreadySent` otherwise.
+    pub async fn claim_digest(&self, address: &str, period: DateTime<Utc>) -> Result<DigestClaim, StoreError> {
+        let what = || format!("claiming the weekly digest of {address}");
+        let txn = self.write_txn().await.context(what)?;
+        let sent = mail_digest::Entity::find_by_id(address.to_string()).one(&txn).await.context(what)?;
+        let claim = match sent {
+            Some(row) if row.sent_at >= period => return Ok(DigestClaim::AlreadySent),
+            Some(_) => {
+                mail_digest::Entity::update_many()
+                    .col_expr(mail_digest::Column::SentAt, Expr::value(period))
+                    .filter(mail_digest::Column::Address.eq(address))
+                    .exec(&txn)
+                    .await
+                    .context(what)?;
+                DigestClaim::Claimed
+            }
+            None => {
+                let row = mail_digest::ActiveModel { address: Set(address.to_string()), sent_at: Set(period) };
+                mail_digest::Entity::insert(row).exec_without_returning(&txn).await.context(what)?;
+                DigestClaim::First
+            }
+        };
+        txn.commit().await.context(what)?;
+        Ok(claim)
+    }
+}
+
+/// What [`Store::claim_digest`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestClaim {
+    Claimed,
+    First,
+    AlreadySent,
 }

@@ -77,6 +77,24 @@ fn log_requested(why: &str, requested: &[slipway_store::Requested]) {
     }
 }
 
+/// How often the weekly digests are looked at (one goes out within this after Monday 07:00 UTC).
+pub const DIGEST_TICK: Duration = Duration::from_secs(10 * 60);
+
+/// One look at the weekly digests.
+pub async fn digest_once(store: &slipway_store::Store, mailer: &slipway_engine::Mailer, public_url: &str) {
+    match slipway_engine::digest_round(store, mailer, public_url, chrono::Utc::now()).await {
+        Ok(report) => {
+            for (address, subject) in &report.sent {
+                tracing::info!(mail.to = %address, subject, "weekly digest sent");
+            }
+            for (address, err) in &report.failures {
+                tracing::warn!(mail.to = %address, error = %err, "weekly digest not sent");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "looking at the weekly digests failed; trying again next round"),
+    }
+}
+
 /// One look at the external base images the projects were built on.
 pub async fn check_bases_once(store: &slipway_store::Store, client: &RegistryClient, docker: Option<&Docker>) {
     let lookup = |image: String| async move { base_digest(client, docker, &image).await };

@@ -21,7 +21,8 @@ use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
 use super::reload::{IndexReloader, summary};
 use super::rounds::{
-    NOTIFY_TICK, SCHEDULE_TICK, check_bases_once, every, notify_once, poll_branches_once, run_schedules_once,
+    DIGEST_TICK, NOTIFY_TICK, SCHEDULE_TICK, check_bases_once, digest_once, every, notify_once, poll_branches_once,
+    run_schedules_once,
 };
 use super::run::{Pool, Workers};
 use crate::config::Config;
@@ -163,9 +164,19 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let notifier = mailer.map(|mailer| {
         let store = store.clone();
+        let mut digest_looked: Option<std::time::Instant> = None;
         tokio::spawn(every(NOTIFY_TICK, stop_rx.clone(), move || {
             let (store, mailer, public_url) = (store.clone(), mailer.clone(), public_url.clone());
-            async move { notify_once(&store, &mailer, &public_url).await }
+            let digest = digest_looked.is_none_or(|at| at.elapsed() >= DIGEST_TICK);
+            if digest {
+                digest_looked = Some(std::time::Instant::now());
+            }
+            async move {
+                notify_once(&store, &mailer, &public_url).await;
+                if digest {
+                    digest_once(&store, &mailer, &public_url).await;
+                }
+            }
         }))
     });
     writeln!(out, "serving the UI at http://{address}/ (API: http://{address}/api/v1/openapi.json)")?;
