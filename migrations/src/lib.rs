@@ -20,6 +20,7 @@ mod m20261202_000007_schedules;
 mod m20261202_000008_build_notified;
 mod m20261203_000009_base_images;
 mod m20261203_000010_mail_digests;
+mod m20261203_000011_announced;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_build_notified::Migration),
             Box::new(m20261203_000009_base_images::Migration),
             Box::new(m20261203_000010_mail_digests::Migration),
+            Box::new(m20261203_000011_announced::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! Mail about ended builds, sent to a real SMTP sink (Debian's aiosmtpd, writing a Maildir) from a real store.
+//! Mail about ended builds, sent to a real SMTP sink (Debian's aiosmtpd, writing a Maildir) from a real store,
+//! and the signed event webhooks, posted to a real HTTP receiver.
 
 #![allow(clippy::unwrap_used)]
 
@@ -159,4 +160,89 @@ async fn each_address_gets_one_weekly_digest_of_all_its_images() {
     })
     .await;
     assert_eq!(wait_for_mails(&sink.maildir, 4).len(), 4, "two digests per backend");
+}
+
+/// What an event receiver got: (event, delivery, signature, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, String)>>>;
+
+/// A real HTTP receiver on loopback that records what it gets and answers 500 to the first try of each
+/// delivery (so retries are exercised); its URL.
+async fn receiver(received: Received) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let received = received.clone();
+            async move {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let delivery = header("x-slipway-delivery");
+                let mut all = received.lock().unwrap();
+                let first_try = !all.iter().any(|(_, d, _, _)| *d == delivery);
+                all.push((header("x-slipway-event"), delivery, header("x-slipway-signature-256"), body));
+                if first_try { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::NO_CONTENT }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/events")
+}
+
+#[tokio::test]
+async fn builds_and_promotions_are_posted_signed_once_each() {
+    on_both(|store| async move {
+        let received: Received = Default::default();
+        let url = receiver(received.clone()).await;
+        let project = store.upsert_project(&new_project("hooked")).await.unwrap().id;
+        ended_build(&store, project, BuildState::Failed, "FAIL\n").await;
+        ended_build(&store, project, BuildState::Succeeded, "ok\n").await;
+        let build = store.builds_of(project, 1).await.unwrap().remove(0);
+        let image = store
+            .record_image(&slipway_store::NewImage {
+                project_id: project,
+                build_id: build.id,
+                repository: "127.0.0.1:5555/app/hooked".into(),
+                digest: "sha256:00".into(),
+                qa_state: slipway_store::QaState::Built,
+            })
+            .await
+            .unwrap();
+        let promotion = slipway_store::NewPromotion {
+            build_id: build.id,
+            image_id: image.id,
+            from_tier: "test".into(),
+            to_tier: "rc".into(),
+            succeeded: true,
+            by: "slipway".into(),
+            error: None,
+        };
+        store.record_promotion(&promotion).await.unwrap();
+
+        let hooks = slipway_engine::EventHooks::new(vec![url], "event-secret".into()).unwrap();
+        let report = slipway_engine::announce_round(&store, &hooks, "http://ui.example").await.unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(report.sent.len(), 3, "{:?}", report.sent);
+        assert!(slipway_engine::announce_round(&store, &hooks, "http://ui.example").await.unwrap().sent.is_empty());
+
+        let got = received.lock().unwrap().clone();
+        assert_eq!(got.len(), 6, "each delivery retried once after a 500");
+        for (_, _, signature, body) in &got {
+            let expected = format!("sha256={}", slipway_engine::hmac_sha256_hex(b"event-secret", body.as_bytes()));
+            assert_eq!(signature, &expected);
+        }
+        let failed: serde_json::Value = serde_json::from_str(&got[0].3).unwrap();
+        assert_eq!(
+            (got[0].0.as_str(), failed["state"].as_str(), failed["build"].as_i64()),
+            ("build", Some("failed"), Some(1))
+        );
+        assert_eq!(failed["failed_stage"], "test");
+        assert_eq!(failed["url"], "http://ui.example/projects/app/hooked/latest/builds/1");
+        let (event, _, _, body) = got.iter().find(|(e, _, _, _)| e == "promotion").unwrap();
+        let promoted: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event, "promotion");
+        assert_eq!((promoted["from"].as_str(), promoted["to"].as_str()), (Some("test"), Some("rc")));
+        assert_eq!(promoted["succeeded"], true);
+    })
+    .await;
 }

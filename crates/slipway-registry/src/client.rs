@@ -317,6 +317,13 @@ pub(crate) fn header(response: &Response, name: &str) -> String {
     response.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("").to_string()
 }
 
+/// An HTTP(S) client for Slipway's other outgoing calls (event webhooks): the same TLS provider and user
+/// agent as the registry client, the platform's root certificates, and an overall `timeout` per request.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    http_client_builder().timeout(timeout).build().map_err(|e| format!("HTTP client: {e}"))
+}
+
 fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))

@@ -25,7 +25,7 @@ mod tags;
 
 pub use auth::{Credentials, docker_config_credentials};
 pub use blobs::BlobCopy;
-pub use client::{ClientConfig, RegistryClient};
+pub use client::{ClientConfig, RegistryClient, http_client};
 pub use copy::CopyReport;
 pub use digest::{Digest, DigestError};
 pub use error::{ErrorCode, RegistryError};

@@ -250,6 +250,7 @@ pub(crate) async fn insert_build(txn: &DatabaseTransaction, b: &NewBuild) -> Res
         started_at: Set(None),
         finished_at: Set(blocked_by.as_ref().map(|_| now)),
         notified_at: Set(None),
+        announced_at: Set(None),
     }
     .insert(txn)
     .await

@@ -244,6 +244,7 @@ impl Store {
             at: Set(now()),
             by: Set(p.by.clone()),
             error: Set(p.error.clone()),
+            announced_at: Set(None),
         }
         .insert(&self.db)
         .await
@@ -259,20 +260,23 @@ impl Store {
             .all(&self.db)
             .await
             .context(|| format!("listing the promotions of build {build_id}"))?;
-        Ok(rows
-            .into_iter()
-            .map(|m| Promotion {
-                succeeded: m.state == PROMOTION_SUCCEEDED,
-                id: m.id,
-                build_id: m.build_id,
-                image_id: m.image_id,
-                from_tier: m.from_tier,
-                to_tier: m.to_tier,
-                at: m.at,
-                by: m.by,
-                error: m.error,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Promotion::from).collect())
+    }
+}
+
+impl From<promotion::Model> for Promotion {
+    fn from(m: promotion::Model) -> Promotion {
+        Promotion {
+            succeeded: m.state == PROMOTION_SUCCEEDED,
+            id: m.id,
+            build_id: m.build_id,
+            image_id: m.image_id,
+            from_tier: m.from_tier,
+            to_tier: m.to_tier,
+            at: m.at,
+            by: m.by,
+            error: m.error,
+        }
     }
 }
 

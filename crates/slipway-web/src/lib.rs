@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use auth::{hash_secret, new_secret};
-pub use hooks::hmac_sha256_hex;
+pub use slipway_engine::hmac_sha256_hex;
 pub use state::{AppState, IndexProblem, IndexProblems, IndexRepository, Probe, WebConfig};
 
 /// Every route: pages, actions, logs, the API and operations.

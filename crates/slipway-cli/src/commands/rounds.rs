@@ -77,6 +77,21 @@ fn log_requested(why: &str, requested: &[slipway_store::Requested]) {
     }
 }
 
+/// One round of event webhooks.
+pub async fn announce_once(store: &slipway_store::Store, hooks: &slipway_engine::EventHooks, public_url: &str) {
+    match slipway_engine::announce_round(store, hooks, public_url).await {
+        Ok(report) => {
+            for delivery in &report.sent {
+                tracing::debug!(delivery, "event sent");
+            }
+            for (delivery, url, err) in &report.failures {
+                tracing::warn!(delivery, url, error = %err, "event webhook not delivered");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "looking for events to send failed; trying again next round"),
+    }
+}
+
 /// How often the weekly digests are looked at (one goes out within this after Monday 07:00 UTC).
 pub const DIGEST_TICK: Duration = Duration::from_secs(10 * 60);
 

@@ -21,8 +21,8 @@ use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
 use super::reload::{IndexReloader, summary};
 use super::rounds::{
-    DIGEST_TICK, NOTIFY_TICK, SCHEDULE_TICK, check_bases_once, digest_once, every, notify_once, poll_branches_once,
-    run_schedules_once,
+    DIGEST_TICK, NOTIFY_TICK, SCHEDULE_TICK, announce_once, check_bases_once, digest_once, every, notify_once,
+    poll_branches_once, run_schedules_once,
 };
 use super::run::{Pool, Workers};
 use crate::config::Config;
@@ -83,6 +83,13 @@ pub struct ServeArgs {
     /// GitLab sends it as its token. Without it the webhooks are off.
     #[arg(long, env = "SLIPWAY_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Send every build's end and every promotion as signed JSON to this URL (repeat, or separate with
+    /// commas); see --event-webhook-secret.
+    #[arg(long = "event-webhook", env = "SLIPWAY_EVENT_WEBHOOKS", value_name = "URL", value_delimiter = ',')]
+    event_webhooks: Vec<String>,
+    /// The secret event webhooks are signed with (`X-Slipway-Signature-256: sha256=HMAC`).
+    #[arg(long, env = "SLIPWAY_EVENT_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    event_webhook_secret: Option<String>,
     /// Where people reach this UI, for the links in mail (default: http://LISTEN).
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
@@ -145,6 +152,16 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         let store = polled.clone();
         async move { poll_branches_once(&store).await }
     }));
+    let event_hooks = match (
+        args.event_webhooks.is_empty(),
+        args.event_webhook_secret.clone().filter(|s| !s.is_empty()),
+    ) {
+        (true, _) => None,
+        (false, Some(secret)) => Some(slipway_engine::EventHooks::new(args.event_webhooks.clone(), secret)?),
+        (false, None) => anyhow::bail!(
+            "--event-webhook needs --event-webhook-secret (or SLIPWAY_EVENT_WEBHOOK_SECRET): receivers check the signature"
+        ),
+    };
     let mailer = match &args.smtp_url {
         Some(url) => Some(slipway_engine::Mailer::new(url, &args.mail_from)?),
         None => None,
@@ -163,7 +180,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     let address = listener.local_addr().context("reading the listening address")?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let notifier = mailer.map(|mailer| {
-        let store = store.clone();
+        let (store, public_url) = (store.clone(), public_url.clone());
         let mut digest_looked: Option<std::time::Instant> = None;
         tokio::spawn(every(NOTIFY_TICK, stop_rx.clone(), move || {
             let (store, mailer, public_url) = (store.clone(), mailer.clone(), public_url.clone());
@@ -177,6 +194,13 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
                     digest_once(&store, &mailer, &public_url).await;
                 }
             }
+        }))
+    });
+    let announcer = event_hooks.map(|hooks| {
+        let (store, public_url) = (store.clone(), public_url.clone());
+        tokio::spawn(every(NOTIFY_TICK, stop_rx.clone(), move || {
+            let (store, hooks, public_url) = (store.clone(), hooks.clone(), public_url.clone());
+            async move { announce_once(&store, &hooks, &public_url).await }
         }))
     });
     writeln!(out, "serving the UI at http://{address}/ (API: http://{address}/api/v1/openapi.json)")?;
@@ -208,8 +232,8 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     if let Some(reloading) = reloading {
         reloading.abort();
     }
-    if let Some(notifier) = notifier {
-        notifier.abort();
+    for task in [notifier, announcer].into_iter().flatten() {
+        task.abort();
     }
     store.close().await?;
     Ok(ExitCode::SUCCESS)

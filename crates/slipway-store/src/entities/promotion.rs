@@ -13,6 +13,7 @@ pub struct Model {
     pub at: DateTimeUtc,
     pub by: String,
     pub error: Option<String>,
+    pub announced_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
