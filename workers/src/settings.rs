@@ -2,9 +2,11 @@
 //! code it runs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_docker::Limits;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -30,6 +32,9 @@ pub struct WorkerSettings {
     /// How often an idle worker looks for work.
     pub poll: Duration,
     pub max_attempts: i32,
+    /// Shared by the process's workers: at most this many pushes and promotions to the registry at once
+    /// (none: no limit beyond the number of workers).
+    pub registry_slots: Option<Arc<Semaphore>>,
 }
 
 impl WorkerSettings {
@@ -48,6 +53,7 @@ impl WorkerSettings {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(250),
             max_attempts: 3,
+            registry_slots: None,
         }
     }
 
@@ -57,5 +63,49 @@ impl WorkerSettings {
 
     pub fn work_dir(&self, build_id: i64) -> PathBuf {
         self.data_dir.join("work").join(format!("build-{build_id}"))
+    }
+}
+
+impl WorkerSettings {
+    /// Waits for a slot to talk to the registry, if they are limited; `log` hears of a wait.
+    pub async fn registry_slot(&self, log: &mut (dyn FnMut(String) + Send)) -> Option<SemaphorePermit<'_>> {
+        let slots = self.registry_slots.as_ref()?;
+        if let Ok(permit) = slots.try_acquire() {
+            return Some(permit);
+        }
+        log(format!(
+            "[slipway] waiting for a turn: the registry {} takes a limited number of pushes at once",
+            self.registry
+        ));
+        slots.acquire().await.ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn registry_slots_are_shared_and_a_wait_is_said() {
+        let mut settings = WorkerSettings::new("w", "127.0.0.1:5555", "/tmp");
+        let mut said = Vec::new();
+        assert!(settings.registry_slot(&mut |line| said.push(line)).await.is_none(), "no limit, no slot");
+        settings.registry_slots = Some(Arc::new(Semaphore::new(1)));
+        let other = settings.clone();
+        let held = settings.registry_slot(&mut |line| said.push(line)).await.unwrap();
+        assert!(said.is_empty());
+        let waiting = tokio::spawn(async move {
+            let mut lines = Vec::new();
+            let slot = other.registry_slot(&mut |line| lines.push(line)).await;
+            (slot.is_some(), lines)
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the second waits while the first holds the only slot");
+        drop(held);
+        let (got, lines) = waiting.await.unwrap();
+        assert!(got);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("127.0.0.1:5555"), "{lines:?}");
     }
 }

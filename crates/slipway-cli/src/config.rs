@@ -30,6 +30,9 @@ pub struct RegistryAccess {
     pub password_env: Option<String>,
     /// Plain HTTP for a registry that is not on loopback.
     pub insecure: bool,
+    /// At most this many pushes and promotions to it at once from one worker process (default: no limit
+    /// beyond the number of workers).
+    pub max_concurrent: Option<usize>,
 }
 
 impl fmt::Debug for RegistryAccess {
@@ -39,6 +42,7 @@ impl fmt::Debug for RegistryAccess {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_env", &self.password_env)
             .field("insecure", &self.insecure)
+            .field("max_concurrent", &self.max_concurrent)
             .finish()
     }
 }

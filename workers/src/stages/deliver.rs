@@ -39,11 +39,13 @@ impl BuildRun<'_> {
             by: &by,
             qa_state: state,
         };
-        let Promoted { moved, cascade } =
-            promote(&self.worker.store, &self.worker.registry, &promotion).await.map_err(|e| match e {
-                PromoteError::Store(e) => StageFailure::from(e),
-                other => StageFailure::errored(other.to_string()),
-            })?;
+        let slot = self.worker.settings.registry_slot(&mut |line| log.line(line)).await;
+        let promoted = promote(&self.worker.store, &self.worker.registry, &promotion).await;
+        drop(slot);
+        let Promoted { moved, cascade } = promoted.map_err(|e| match e {
+            PromoteError::Store(e) => StageFailure::from(e),
+            other => StageFailure::errored(other.to_string()),
+        })?;
         for MovedTag { tag, previous } in moved {
             match previous {
                 Some(before) if before == digest => log.line(format!("[slipway] {repository}:{tag} already {digest}")),

@@ -125,6 +125,7 @@ impl BuildRun<'_> {
         let repository = self.repository();
         let test_tag = self.tags()?.test.clone();
         let previous = self.current_digest(&test_tag).await;
+        let _slot = self.worker.settings.registry_slot(&mut |line| log.line(line)).await;
         log.line(format!("[slipway] pushing {repository}:{test_tag}"));
         let digest = match self.worker.docker.push(&repository, &test_tag, &mut log.callback()).await {
             Ok(digest) => digest,

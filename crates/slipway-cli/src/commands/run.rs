@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -111,8 +112,14 @@ impl Pool {
     ) -> (usize, Workers) {
         let workers = workers.unwrap_or(config.pipeline.workers).max(1);
         let mut pool = tokio::task::JoinSet::new();
+        let registry_slots = config
+            .registries
+            .get(&self.registry)
+            .and_then(|access| access.max_concurrent)
+            .map(|slots| Arc::new(tokio::sync::Semaphore::new(slots.max(1))));
         for n in 0..workers {
-            let settings = worker_settings(config, pipeline, &self.registry, n);
+            let mut settings = worker_settings(config, pipeline, &self.registry, n);
+            settings.registry_slots = registry_slots.clone();
             let worker = Worker::new(self.store.clone(), self.docker.clone(), self.client.clone(), settings);
             pool.spawn(run_worker(worker, stop.clone(), until_idle));
         }
