@@ -1,6 +1,7 @@
-//! `slipway serve [--listen ADDR] [--index PATH] [--no-workers]`: the web UI and JSON API, with a local worker
-//! pool by default, on the configured database. The index it starts with is recorded and its never-built
-//! projects are queued; invalid entries are shown on the dashboard. Ctrl-C (or SIGTERM) stops taking work and
+//! `slipway serve [--listen ADDR] [--index PATH | --index-git-url URL] [--no-workers]`: the web UI and JSON API,
+//! with a local worker pool by default, on the configured database. Its index is applied at start and at each
+//! change (see `reload`); invalid entries are shown on the dashboard. Its rounds (`rounds`) poll branches,
+//! run schedules, look up base images, and send mail and event webhooks. Ctrl-C (or SIGTERM) stops taking work and
 //! requests; a build still running is left to be resumed by the next worker.
 
 use std::io::Write;
