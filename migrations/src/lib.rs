@@ -21,6 +21,7 @@ mod m20261202_000008_build_notified;
 mod m20261203_000009_base_images;
 mod m20261203_000010_mail_digests;
 mod m20261203_000011_announced;
+mod m20261203_000012_revocations;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_base_images::Migration),
             Box::new(m20261203_000010_mail_digests::Migration),
             Box::new(m20261203_000011_announced::Migration),
+            Box::new(m20261203_000012_revocations::Migration),
         ]
     }
 }

@@ -40,6 +40,12 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Queue a manual build of a project (a running `slipway serve` builds it).
     Build(commands::build::BuildArgs),
+    /// Each digest's QA state, build and tags; `--state released --newest` is what is stable.
+    Images(commands::lifecycle::ImagesArgs),
+    /// Revoke a digest: its tags removed, the release tag back to the previous good release.
+    Revoke(commands::lifecycle::RevokeArgs),
+    /// Re-point the release tag to the previous released digest (or --to one).
+    Rollback(commands::lifecycle::RollbackArgs),
     /// Each project's last build: state, failing stage, error, digest and where its log is.
     Status(commands::status::StatusArgs),
     /// A build's stage logs.
@@ -67,6 +73,9 @@ fn main() -> ExitCode {
         Command::Mirror(args) => commands::mirror::run(&args, &config, &mut out),
         Command::Run(args) => commands::run::run(&args, &config, &mut out),
         Command::Build(args) => commands::build::run(&args, &config, &mut out),
+        Command::Images(args) => commands::lifecycle::images(&args, &config, &mut out),
+        Command::Revoke(args) => commands::lifecycle::revoke(&args, &config, &mut out),
+        Command::Rollback(args) => commands::lifecycle::rollback(&args, &config, &mut out),
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),

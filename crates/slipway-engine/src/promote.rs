@@ -46,6 +46,8 @@ pub enum PromoteError {
     InvalidReference { reference: String, reason: String },
     #[error("promoting {digest} to {tags}: {source}")]
     Registry { digest: String, tags: String, source: slipway_registry::RegistryError },
+    #[error("{digest} was revoked ({reason}); a revoked digest is never promoted again")]
+    Revoked { digest: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,6 +65,12 @@ pub async fn promote(store: &Store, client: &RegistryClient, p: &Promotion<'_>) 
         previous.push(current_digest(client, p.repository, tag).await);
     }
     let image = store.image_of_build(p.build_id).await?;
+    if let Some(revoked) = image.as_ref().filter(|i| i.qa_state == QaState::Revoked) {
+        return Err(PromoteError::Revoked {
+            digest: revoked.digest.clone(),
+            reason: revoked.revoked_reason.clone().unwrap_or_default(),
+        });
+    }
     let result = client.tag(&source, p.tags).await;
     if let Some(image) = &image {
         let promotion = NewPromotion {

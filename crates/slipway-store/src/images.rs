@@ -33,6 +33,10 @@ pub struct Image {
     pub qa_state: QaState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set once the digest is revoked: who, why and when.
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<image::Model> for Image {
@@ -48,6 +52,9 @@ impl TryFrom<image::Model> for Image {
             digest: m.digest,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            revoked_by: m.revoked_by,
+            revoked_reason: m.revoked_reason,
+            revoked_at: m.revoked_at,
         })
     }
 }
@@ -121,14 +128,18 @@ impl Store {
             qa_state: Set(i.qa_state.as_str().to_string()),
             created_at: Set(now),
             updated_at: Set(now),
+            revoked_by: Set(None),
+            revoked_reason: Set(None),
+            revoked_at: Set(None),
         };
+        // A revoked digest stays revoked when a rebuild produces it again.
+        let state = Expr::cust(format!(
+            "CASE WHEN images.qa_state = '{revoked}' THEN '{revoked}' ELSE excluded.qa_state END",
+            revoked = QaState::Revoked.as_str()
+        ));
         let update = OnConflict::columns([image::Column::Repository, image::Column::Digest])
-            .update_columns([
-                image::Column::ProjectId,
-                image::Column::BuildId,
-                image::Column::QaState,
-                image::Column::UpdatedAt,
-            ])
+            .update_columns([image::Column::ProjectId, image::Column::BuildId, image::Column::UpdatedAt])
+            .value(image::Column::QaState, state)
             .to_owned();
         image::Entity::insert(row).on_conflict(update).exec_without_returning(&self.db).await.context(what)?;
         let stored = image::Entity::find()
@@ -140,18 +151,63 @@ impl Store {
         stored.ok_or_else(|| not_found("image", &format!("{}@{}", i.repository, i.digest)))?.try_into()
     }
 
+    /// Moves the image to `state`; a revoked image stays revoked (use [`Store::revoke_image`] to revoke).
     pub async fn set_image_state(&self, image_id: i64, state: QaState) -> Result<(), StoreError> {
         let result = image::Entity::update_many()
             .col_expr(image::Column::QaState, Expr::value(state.as_str()))
             .col_expr(image::Column::UpdatedAt, Expr::value(now()))
             .filter(image::Column::Id.eq(image_id))
+            .filter(image::Column::QaState.ne(QaState::Revoked.as_str()))
             .exec(&self.db)
             .await
             .context(|| format!("setting the QA state of image {image_id} to {state}"))?;
+        if result.rows_affected == 0
+            && image::Entity::find_by_id(image_id)
+                .one(&self.db)
+                .await
+                .context(|| format!("reading image {image_id}"))?
+                .is_none()
+        {
+            return Err(not_found("image", &image_id));
+        }
+        Ok(())
+    }
+
+    /// Marks the image revoked by `by` for `reason`; it is kept, as evidence, and never promoted again.
+    pub async fn revoke_image(&self, image_id: i64, by: &str, reason: &str) -> Result<(), StoreError> {
+        let now = now();
+        let result = image::Entity::update_many()
+            .col_expr(image::Column::QaState, Expr::value(QaState::Revoked.as_str()))
+            .col_expr(image::Column::RevokedBy, Expr::value(by))
+            .col_expr(image::Column::RevokedReason, Expr::value(reason))
+            .col_expr(image::Column::RevokedAt, Expr::value(now))
+            .col_expr(image::Column::UpdatedAt, Expr::value(now))
+            .filter(image::Column::Id.eq(image_id))
+            .exec(&self.db)
+            .await
+            .context(|| format!("revoking image {image_id}"))?;
         if result.rows_affected == 0 {
             return Err(not_found("image", &image_id));
         }
         Ok(())
+    }
+
+    /// The images of a project (or of every project), in `state` if given, newest first.
+    pub async fn images(&self, project_id: Option<i64>, state: Option<QaState>) -> Result<Vec<Image>, StoreError> {
+        let mut query = image::Entity::find();
+        if let Some(project_id) = project_id {
+            query = query.filter(image::Column::ProjectId.eq(project_id));
+        }
+        if let Some(state) = state {
+            query = query.filter(image::Column::QaState.eq(state.as_str()));
+        }
+        let rows = query
+            .order_by_desc(image::Column::CreatedAt)
+            .order_by_desc(image::Column::Id)
+            .all(&self.db)
+            .await
+            .context(|| "listing images".into())?;
+        rows.into_iter().map(Image::try_from).collect()
     }
 
     /// The image the build recorded last, if any.

@@ -168,3 +168,35 @@ async fn promotions_record_success_and_failure() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_revoked_digest_stays_revoked_through_rebuilds_and_state_changes() {
+    on_both(|store| async move {
+        let p = project(&store, "revoked").await;
+        let (b1, b2) = (build(&store, &p, &[]).await, build(&store, &p, &[]).await);
+        let image = |build_id| NewImage {
+            project_id: p.id,
+            build_id,
+            repository: "127.0.0.1:5555/app/revoked".into(),
+            digest: "sha256:bad".into(),
+            qa_state: QaState::Built,
+        };
+        let first = store.record_image(&image(b1.id)).await.unwrap();
+        store.revoke_image(first.id, "alice", "CVE-2026-0001").await.unwrap();
+        // A rebuild that produces the same digest, then its tests passing, do not bring it back.
+        let again = store.record_image(&image(b2.id)).await.unwrap();
+        assert_eq!((again.id, again.build_id, again.qa_state), (first.id, b2.id, QaState::Revoked));
+        store.set_image_state(first.id, QaState::Passed).await.unwrap();
+        let kept = store.image_by_digest("127.0.0.1:5555/app/revoked", "sha256:bad").await.unwrap().unwrap();
+        assert_eq!(kept.qa_state, QaState::Revoked);
+        assert_eq!(
+            (kept.revoked_by.as_deref(), kept.revoked_reason.as_deref()),
+            (Some("alice"), Some("CVE-2026-0001"))
+        );
+        assert!(kept.revoked_at.is_some());
+        assert_eq!(store.images(Some(p.id), Some(QaState::Revoked)).await.unwrap().len(), 1);
+        assert!(store.images(Some(p.id), Some(QaState::Released)).await.unwrap().is_empty());
+        assert!(matches!(store.set_image_state(9_999, QaState::Passed).await, Err(StoreError::NotFound { .. })));
+    })
+    .await;
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use slipway_engine::{Trigger, request};
 
-use super::pipeline::{PipelineArgs, runtime};
+use super::pipeline::{PipelineArgs, project_named, runtime};
 use crate::config::Config;
 
 #[derive(Args)]
@@ -25,16 +25,7 @@ pub struct BuildArgs {
 pub fn run(args: &BuildArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = args.pipeline.store(config).await?;
-        let Some(project) = store.project_by_image(&args.image).await? else {
-            let known: Vec<String> = store.projects().await?.into_iter().map(|p| p.image).collect();
-            let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
-            let hint = slipway_index::did_you_mean(&args.image, &candidates)
-                .map(|h| format!("; did you mean `{h}`?"))
-                .unwrap_or_else(|| {
-                    "; projects are recorded when `slipway serve` or `slipway run` reads the index".into()
-                });
-            anyhow::bail!("no project `{}` in the database {}{hint}", args.image, store.url());
-        };
+        let project = project_named(&store, &args.image).await?;
         anyhow::ensure!(
             project.active,
             "`{}` left the index; its history is kept, but it is no longer built",

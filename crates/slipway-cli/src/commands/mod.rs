@@ -3,6 +3,7 @@ pub mod db;
 pub mod image;
 pub mod index;
 pub mod index_source;
+pub mod lifecycle;
 pub mod logs;
 pub mod mirror;
 pub mod pipeline;

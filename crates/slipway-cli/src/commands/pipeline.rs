@@ -48,6 +48,19 @@ impl PipelineArgs {
     }
 }
 
+/// The project `image` (`app/job:tag`) as the database has it; not there, an error naming the nearest one.
+pub async fn project_named(store: &Store, image: &str) -> anyhow::Result<slipway_store::Project> {
+    if let Some(project) = store.project_by_image(image).await? {
+        return Ok(project);
+    }
+    let known: Vec<String> = store.projects().await?.into_iter().map(|p| p.image).collect();
+    let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+    let hint = slipway_index::did_you_mean(image, &candidates)
+        .map(|h| format!("; did you mean `{h}`?"))
+        .unwrap_or_else(|| "; projects are recorded when `slipway serve` or `slipway run` reads the index".into());
+    anyhow::bail!("no project `{image}` in the database {}{hint}", store.url())
+}
+
 /// A current-thread runtime for commands that only talk to the database.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")

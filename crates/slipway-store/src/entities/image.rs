@@ -12,6 +12,9 @@ pub struct Model {
     pub qa_state: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,208 @@
+//! What release managers ask after a release:
+//! - `slipway images [--project IMAGE] [--state S] [--newest] [--format json]`: each digest's QA state (built,
+//!   passed, failed, rc, released, revoked), its build and the tags it holds; "stable" is
+//!   `--state released --newest`, the newest released digest that is not revoked;
+//! - `slipway revoke IMAGE@DIGEST --reason TEXT`: nobody pulls it any more (see `slipway_engine::lifecycle`);
+//! - `slipway rollback IMAGE [--to DIGEST]`: the release tag back to the previous released digest.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use slipway_registry::RegistryClient;
+use slipway_store::{Image, QaState, Store};
+
+use super::pipeline::{PipelineArgs, project_named, runtime};
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// Only this project's images (`app/job:tag`).
+    #[arg(long, value_name = "IMAGE")]
+    project: Option<String>,
+    /// Only images in this QA state: built, passed, failed, rc, released or revoked.
+    #[arg(long, value_name = "STATE")]
+    state: Option<String>,
+    /// Only the newest image of each project (with --state released: the stable one).
+    #[arg(long)]
+    newest: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// `app/job:tag@sha256:…`: the project and the digest to revoke.
+    reference: String,
+    /// Why, kept with the digest and shown wherever it is listed.
+    #[arg(long)]
+    reason: String,
+    /// Who revokes (default: $USER).
+    #[arg(long)]
+    by: Option<String>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    /// The project, `app/job:tag`.
+    image: String,
+    /// The digest to go back to (default: the previous released one).
+    #[arg(long, value_name = "DIGEST")]
+    to: Option<String>,
+    #[arg(long)]
+    reason: Option<String>,
+    /// Who rolls back (default: $USER).
+    #[arg(long)]
+    by: Option<String>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+fn who(by: Option<&String>) -> String {
+    by.cloned().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into())
+}
+
+pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let state: Option<QaState> = match &args.state {
+        Some(state) => Some(state.parse().map_err(|_| {
+            anyhow::anyhow!("unknown state `{state}`: use built, passed, failed, rc, released or revoked")
+        })?),
+        None => None,
+    };
+    runtime()?.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let project = match &args.project {
+            Some(image) => Some(project_named(&store, image).await?),
+            None => None,
+        };
+        let mut images = store.images(project.as_ref().map(|p| p.id), state).await?;
+        if args.newest {
+            let mut seen = std::collections::HashSet::new();
+            images.retain(|image| seen.insert(image.project_id));
+        }
+        let names: BTreeMap<i64, String> = store.projects().await?.into_iter().map(|p| (p.id, p.image)).collect();
+        let tags = tags_by_digest(&store, &images).await?;
+        match args.format {
+            Format::Json => {
+                let rows: Vec<serde_json::Value> = images
+                    .iter()
+                    .map(|image| {
+                        json!({
+                            "project": names.get(&image.project_id),
+                            "repository": image.repository,
+                            "digest": image.digest,
+                            "state": image.qa_state.as_str(),
+                            "build_id": image.build_id,
+                            "tags": tags.get(&(image.repository.clone(), image.digest.clone())).cloned().unwrap_or_default(),
+                            "created_at": image.created_at,
+                            "revoked_by": image.revoked_by,
+                            "revoked_reason": image.revoked_reason,
+                            "revoked_at": image.revoked_at,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "images": rows }))?)?;
+            }
+            Format::Text => {
+                if images.is_empty() {
+                    writeln!(out, "no images match")?;
+                }
+                for image in &images {
+                    let project = names.get(&image.project_id).map_or("?", String::as_str);
+                    let held = tags.get(&(image.repository.clone(), image.digest.clone())).cloned().unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{project:<32} {:<9} {} {}  tags: {}",
+                        image.qa_state.as_str(),
+                        image.digest,
+                        image.created_at.format("%Y-%m-%d %H:%M"),
+                        if held.is_empty() { "-".to_string() } else { held.join(", ") }
+                    )?;
+                    if let Some(reason) = &image.revoked_reason {
+                        writeln!(out, "{:<32} revoked by {}: {reason}", "", image.revoked_by.as_deref().unwrap_or("?"))?;
+                    }
+                }
+            }
+        }
+        store.close().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The tags Slipway last moved to each digest (as its tag history records them).
+async fn tags_by_digest(store: &Store, images: &[Image]) -> anyhow::Result<BTreeMap<(String, String), Vec<String>>> {
+    let mut tags: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let repositories: std::collections::BTreeSet<&str> = images.iter().map(|i| i.repository.as_str()).collect();
+    for repository in repositories {
+        for event in store.current_tags(repository).await? {
+            tags.entry((repository.to_string(), event.digest)).or_default().push(event.tag);
+        }
+    }
+    for held in tags.values_mut() {
+        held.sort();
+    }
+    Ok(tags)
+}
+
+pub fn revoke(args: &RevokeArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let (image, digest) = args
+        .reference
+        .split_once('@')
+        .with_context(|| format!("`{}` names no digest: write app/job:tag@sha256:…", args.reference))?;
+    anyhow::ensure!(!args.reason.trim().is_empty(), "--reason must say why");
+    runtime()?.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let project = project_named(&store, image).await?;
+        let client = RegistryClient::new(config.client_config()?)?;
+        let registry = args.pipeline.registry(config);
+        let by = who(args.by.as_ref());
+        let done =
+            slipway_engine::revoke(&store, &client, &registry, &project.image, digest, &by, &args.reason).await?;
+        writeln!(out, "{}@{} revoked: {}", done.repository, done.digest, args.reason)?;
+        for change in &done.changes {
+            match &change.digest {
+                Some(to) => writeln!(out, "  {}:{} now {to}", done.repository, change.tag)?,
+                None => writeln!(out, "  {}:{} removed", done.repository, change.tag)?,
+            }
+        }
+        store.close().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn rollback(args: &RollbackArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let project = project_named(&store, &args.image).await?;
+        let client = RegistryClient::new(config.client_config()?)?;
+        let registry = args.pipeline.registry(config);
+        let by = who(args.by.as_ref());
+        let done = slipway_engine::rollback(
+            &store,
+            &client,
+            &registry,
+            &project.image,
+            args.to.as_deref(),
+            &by,
+            args.reason.as_deref(),
+        )
+        .await?;
+        let from = done.from.as_deref().unwrap_or("nothing");
+        writeln!(out, "{}:{} rolled back: {from} -> {}", done.repository, done.tag, done.to)?;
+        store.close().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

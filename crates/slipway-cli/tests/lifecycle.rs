@@ -1,0 +1,116 @@
+//! After release, end to end against the real registry, Docker daemon and git daemon: `slipway images` tells
+//! each digest's QA state and what is stable, `slipway revoke` makes a digest unpullable by tag and puts the
+//! previous release back under the release tag (and the digest is never promoted again, even when a rebuild
+//! produces it), and `slipway rollback` moves the release tag back and forth. Each step is checked by digest
+//! in the registry and in the store.
+
+#[allow(dead_code)]
+#[path = "pipeline/scenario.rs"]
+mod scenario;
+
+use scenario::{Entry, Scenario};
+use slipway_e2e::harness::pull_digest;
+
+fn dockerfile(version: &str) -> String {
+    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
+}
+
+/// Builds what is queued, as a worker would.
+fn work(s: &Scenario) {
+    let out = s.slipway(&["worker", "--until-idle", "--workers", "1"]);
+    assert!(out.status.success(), "worker: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn images(s: &Scenario, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["images", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = s.slipway(&all);
+    assert!(out.status.success(), "images: {}", String::from_utf8_lossy(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    value["images"].as_array().cloned().unwrap_or_default()
+}
+
+fn registry_tags(s: &Scenario) -> Vec<String> {
+    let out = s.slipway(&["image", "tags", &s.repository("web")]);
+    assert!(out.status.success(), "tags: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn revoke_and_rollback_move_the_release_tag_by_digest() {
+    let mut s = Scenario::new("life");
+    s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
+    s.project(Entry::new("web"));
+    assert!(s.run().status.success());
+    let image = s.image("web");
+    let latest = format!("{}:latest", s.repository("web"));
+    let d1 = pull_digest(&latest);
+
+    s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
+    assert!(s.slipway(&["build", &image]).status.success());
+    work(&s);
+    let d2 = pull_digest(&latest);
+    assert_ne!(d1, d2);
+    let all = images(&s, &["--project", &image]);
+    let states: Vec<(&str, &str)> =
+        all.iter().map(|i| (i["digest"].as_str().unwrap_or(""), i["state"].as_str().unwrap_or(""))).collect();
+    assert_eq!(states, [(d2.as_str(), "released"), (d1.as_str(), "released")]);
+    let stable = images(&s, &["--project", &image, "--state", "released", "--newest"]);
+    assert_eq!(stable.len(), 1);
+    assert_eq!(stable[0]["digest"], d2.as_str());
+    let tags_before = registry_tags(&s);
+    assert!(tags_before.iter().any(|t| t == "rc") && tags_before.iter().any(|t| t == "test"), "{tags_before:?}");
+
+    // Revoke d2: latest goes back to d1; test, rc and d2's identity tag are gone; d1's identity tag stays.
+    let revoked = s.slipway(&["revoke", &format!("{image}@{d2}"), "--reason", "CVE-2026-1234", "--by", "rm"]);
+    let said = String::from_utf8_lossy(&revoked.stdout);
+    assert!(revoked.status.success(), "revoke: {said}{}", String::from_utf8_lossy(&revoked.stderr));
+    assert!(said.contains(&format!("latest now {d1}")), "{said}");
+    assert_eq!(pull_digest(&latest), d1, "the previous release is pullable under the release tag");
+    let tags_after = registry_tags(&s);
+    for gone in ["test", "rc"] {
+        assert!(!tags_after.iter().any(|t| t == gone), "{gone} still there: {tags_after:?}");
+    }
+    assert_eq!(tags_after.len(), 2, "latest and build 1's identity tag: {tags_after:?}");
+    assert!(tags_after.iter().any(|t| t.ends_with("-b1")), "{tags_after:?}");
+    let listed = images(&s, &["--project", &image, "--state", "revoked"]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0]["digest"].as_str(), listed[0]["revoked_reason"].as_str()),
+        (Some(d2.as_str()), Some("CVE-2026-1234"))
+    );
+    assert_eq!(listed[0]["revoked_by"], "rm");
+    let stable = images(&s, &["--project", &image, "--state", "released", "--newest"]);
+    assert_eq!(stable[0]["digest"], d1.as_str(), "stable is the newest released digest not revoked");
+
+    // The same commit built again gives d2 again: it is never promoted.
+    assert!(s.slipway(&["build", &image]).status.success());
+    work(&s);
+    let rebuilt = s.status()[&image].clone();
+    assert_eq!(rebuilt["build"], 3);
+    assert_ne!(rebuilt["state"], "succeeded", "{rebuilt:#}");
+    assert!(rebuilt["error"].as_str().unwrap_or("").contains("revoked"), "{rebuilt:#}");
+    assert_eq!(pull_digest(&latest), d1);
+
+    // v3 released, then rolled back to d1 (d2 is skipped: revoked), then forward again with --to.
+    s.repo("web", &[("Dockerfile", &dockerfile("v3"))]);
+    assert!(s.slipway(&["build", &image]).status.success());
+    work(&s);
+    let d3 = pull_digest(&latest);
+    assert!(d3 != d1 && d3 != d2);
+    let back = s.slipway(&["rollback", &image, "--reason", "v3 is slow", "--by", "rm"]);
+    assert!(back.status.success(), "rollback: {}", String::from_utf8_lossy(&back.stderr));
+    assert!(String::from_utf8_lossy(&back.stdout).contains(&format!("{d3} -> {d1}")));
+    assert_eq!(pull_digest(&latest), d1);
+    let forward = s.slipway(&["rollback", &image, "--to", &d3]);
+    assert!(forward.status.success(), "rollback --to: {}", String::from_utf8_lossy(&forward.stderr));
+    assert_eq!(pull_digest(&latest), d3);
+    let refused = s.slipway(&["rollback", &image, "--to", &d2]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("revoked"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(pull_digest(&latest), d3, "a refused rollback moves nothing");
+}
