@@ -44,6 +44,8 @@ enum Command {
     Images(commands::lifecycle::ImagesArgs),
     /// Revoke a digest: its tags removed, the release tag back to the previous good release.
     Revoke(commands::lifecycle::RevokeArgs),
+    /// Release a build waiting at rc (`promotion: manual`), the newest by default.
+    Promote(commands::lifecycle::PromoteArgs),
     /// Re-point the release tag to the previous released digest (or --to one).
     Rollback(commands::lifecycle::RollbackArgs),
     /// Each project's last build: state, failing stage, error, digest and where its log is.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Images(args) => commands::lifecycle::images(&args, &config, &mut out),
         Command::Revoke(args) => commands::lifecycle::revoke(&args, &config, &mut out),
         Command::Rollback(args) => commands::lifecycle::rollback(&args, &config, &mut out),
+        Command::Promote(args) => commands::lifecycle::promote(&args, &config, &mut out),
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),

@@ -114,3 +114,37 @@ fn revoke_and_rollback_move_the_release_tag_by_digest() {
     );
     assert_eq!(pull_digest(&latest), d3, "a refused rollback moves nothing");
 }
+
+#[test]
+fn manual_promotion_waits_at_rc_and_never_replaces_a_newer_release_unless_forced() {
+    let mut s = Scenario::new("gated");
+    s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
+    s.project(Entry { extra: "    promotion: manual\n", ..Entry::new("web") });
+    assert!(s.run().status.success());
+    let image = s.image("web");
+    let repository = s.repository("web");
+    assert!(!registry_tags(&s).iter().any(|t| t == "latest"), "nothing released before it is asked for");
+    let d1 = pull_digest(&format!("{repository}:rc"));
+    let promoted = s.slipway(&["promote", &image, "--by", "rm"]);
+    assert!(promoted.status.success(), "promote: {}", String::from_utf8_lossy(&promoted.stderr));
+    assert_eq!(pull_digest(&format!("{repository}:latest")), d1);
+
+    // Builds 2 and 3 wait at rc; 3 is released, then 2 only with --force.
+    let mut rc = Vec::new();
+    for version in ["v2", "v3"] {
+        s.repo("web", &[("Dockerfile", &dockerfile(version))]);
+        assert!(s.slipway(&["build", &image]).status.success());
+        work(&s);
+        rc.push(pull_digest(&format!("{repository}:rc")));
+    }
+    assert_eq!(pull_digest(&format!("{repository}:latest")), d1, "manual: still the first release");
+    assert!(s.slipway(&["promote", &image]).status.success(), "the newest at rc: build 3");
+    assert_eq!(pull_digest(&format!("{repository}:latest")), rc[1]);
+    let older = s.slipway(&["promote", &image, "--build", "2"]);
+    assert_eq!(older.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&older.stderr);
+    assert!(said.contains("newer build #3"), "{said}");
+    assert_eq!(pull_digest(&format!("{repository}:latest")), rc[1], "a refused release moves nothing");
+    assert!(s.slipway(&["promote", &image, "--build", "2", "--force"]).status.success());
+    assert_eq!(pull_digest(&format!("{repository}:latest")), rc[0]);
+}

@@ -7,7 +7,7 @@ use slipway_store::{BuildState, QaState, Store, StoreError};
 
 use slipway_store::Requested;
 
-use crate::promote::{MovedTag, PromoteError, Promotion, promote};
+use crate::promote::{MovedTag, PromoteError, Promotion, current_digest, promote};
 use crate::spec::ProjectSpec;
 use crate::tags::{TagInputs, build_tags};
 
@@ -32,13 +32,16 @@ pub struct Released {
     pub cascade: Vec<Requested>,
 }
 
-/// Writes the rc digest of build `build_id` under its release tags in `registry`, for `by`.
+/// Writes the rc digest of build `build_id` under its release tags in `registry`, for `by`. A build older than
+/// the one whose digest the desired tag holds is refused unless `force`: a release never replaces a newer one
+/// by accident (`slipway rollback` is the way back).
 pub async fn release_build(
     store: &Store,
     client: &RegistryClient,
     registry: &str,
     build_id: i64,
     by: &str,
+    force: bool,
 ) -> Result<Released, ReleaseError> {
     let build = store.build(build_id).await?;
     let project = store.project(build.project_id).await?;
@@ -68,6 +71,20 @@ pub async fn release_build(
         build_number: build.number,
     });
     let repository = format!("{registry}/{}", spec.repository);
+    if !force
+        && let Some(held) = current_digest(client, &repository, &spec.desired_tag).await
+        && held != image.digest
+        && let Some(newer) = store.image_by_digest(&repository, &held).await?
+        && newer.project_id == project.id
+    {
+        let holder = store.build(newer.build_id).await?;
+        if holder.number > build.number {
+            return Err(refuse(format!(
+                "the newer build #{} is released under :{}; force it (--force) to put an older one back",
+                holder.number, spec.desired_tag
+            )));
+        }
+    }
     let promoted = promote(
         store,
         client,

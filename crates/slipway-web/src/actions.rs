@@ -85,9 +85,10 @@ async fn promote(state: &AppState, project: &Project, build: &Build, by: &str) -
     let Some(client) = &state.inner.registry else {
         return Err(WebError::Unavailable("this server has no registry client; promote with `slipway promote`".into()));
     };
-    let released = release_build(state.store(), client, &state.config().registry, build.id, &format!("{by} (web)"))
-        .await
-        .map_err(|err| match err {
+    let released =
+        release_build(state.store(), client, &state.config().registry, build.id, &format!("{by} (web)"), false)
+            .await
+            .map_err(|err| match err {
             ReleaseError::NotReleasable { .. } => WebError::Conflict(err.to_string()),
             ReleaseError::Store(e) => WebError::from(e),
             ReleaseError::Promote(e) => {

@@ -3,7 +3,8 @@
 //!   passed, failed, rc, released, revoked), its build and the tags it holds; "stable" is
 //!   `--state released --newest`, the newest released digest that is not revoked;
 //! - `slipway revoke IMAGE@DIGEST --reason TEXT`: nobody pulls it any more (see `slipway_engine::lifecycle`);
-//! - `slipway rollback IMAGE [--to DIGEST]`: the release tag back to the previous released digest.
+//! - `slipway rollback IMAGE [--to DIGEST]`: the release tag back to the previous released digest;
+//! - `slipway promote IMAGE [--build N] [--force]`: release a build waiting at rc (`promotion: manual`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -65,6 +66,23 @@ pub struct RollbackArgs {
     #[arg(long)]
     reason: Option<String>,
     /// Who rolls back (default: $USER).
+    #[arg(long)]
+    by: Option<String>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+pub struct PromoteArgs {
+    /// The project, `app/job:tag`.
+    image: String,
+    /// The build to release (default: the newest one waiting at rc).
+    #[arg(long, value_name = "N")]
+    build: Option<i64>,
+    /// Release it even though a newer build is released.
+    #[arg(long)]
+    force: bool,
+    /// Who releases (default: $USER).
     #[arg(long)]
     by: Option<String>,
     #[command(flatten)]
@@ -177,6 +195,38 @@ pub fn revoke(args: &RevokeArgs, config: &Config, out: &mut dyn Write) -> anyhow
                 Some(to) => writeln!(out, "  {}:{} now {to}", done.repository, change.tag)?,
                 None => writeln!(out, "  {}:{} removed", done.repository, change.tag)?,
             }
+        }
+        store.close().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let project = project_named(&store, &args.image).await?;
+        let build_id = match args.build {
+            Some(number) => store.build_by_number(project.id, number).await?.id,
+            None => store
+                .images(Some(project.id), Some(QaState::Rc))
+                .await?
+                .first()
+                .map(|image| image.build_id)
+                .with_context(|| {
+                    format!(
+                        "no build of {} waits at rc; `slipway images --project {}` lists its images",
+                        project.image, project.image
+                    )
+                })?,
+        };
+        let client = RegistryClient::new(config.client_config()?)?;
+        let registry = args.pipeline.registry(config);
+        let by = who(args.by.as_ref());
+        let released = slipway_engine::release_build(&store, &client, &registry, build_id, &by, args.force).await?;
+        let tags: Vec<&str> = released.tags.iter().map(|t| t.tag.as_str()).collect();
+        writeln!(out, "{}@{} released as {}", released.repository, released.digest, tags.join(", "))?;
+        for queued in &released.cascade {
+            writeln!(out, "  {} build #{} queued (its parent was released)", queued.image, queued.build.number)?;
         }
         store.close().await?;
         Ok(ExitCode::SUCCESS)
