@@ -36,21 +36,34 @@ fn registry_tags(s: &Scenario) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
 }
 
-#[test]
-fn revoke_and_rollback_move_the_release_tag_by_digest() {
-    let mut s = Scenario::new("life");
+/// A project `web` released twice: `latest` held `d1`, now holds `d2`.
+struct Released {
+    s: Scenario,
+    image: String,
+    latest: String,
+    d1: String,
+    d2: String,
+}
+
+fn two_releases(stem: &str) -> Released {
+    let mut s = Scenario::new(stem);
     s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
     s.project(Entry::new("web"));
     assert!(s.run().status.success());
     let image = s.image("web");
     let latest = format!("{}:latest", s.repository("web"));
     let d1 = pull_digest(&latest);
-
     s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
     assert!(s.slipway(&["build", &image]).status.success());
     work(&s);
     let d2 = pull_digest(&latest);
     assert_ne!(d1, d2);
+    Released { s, image, latest, d1, d2 }
+}
+
+#[test]
+fn revoke_and_rollback_move_the_release_tag_by_digest() {
+    let Released { s, image, latest, d1, d2 } = two_releases("life");
     let all = images(&s, &["--project", &image]);
     let states: Vec<(&str, &str)> =
         all.iter().map(|i| (i["digest"].as_str().unwrap_or(""), i["state"].as_str().unwrap_or(""))).collect();
@@ -147,4 +160,61 @@ fn manual_promotion_waits_at_rc_and_never_replaces_a_newer_release_unless_forced
     assert_eq!(pull_digest(&format!("{repository}:latest")), rc[1], "a refused release moves nothing");
     assert!(s.slipway(&["promote", &image, "--build", "2", "--force"]).status.success());
     assert_eq!(pull_digest(&format!("{repository}:latest")), rc[0]);
+}
+
+#[test]
+fn the_api_revokes_and_lists_by_state() {
+    let Released { s, latest, d1, d2, .. } = two_releases("apilife");
+    let created = s.slipway(&["token", "create", "release-manager"]);
+    assert!(created.status.success());
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_string();
+
+    let mut serve = s
+        .command(&["serve", "--no-workers", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("slipway serve starts");
+    let stdout = serve.stdout.take().expect("its output");
+    let address = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("serving the UI at http://").map(|r| r.split('/').next().unwrap_or("").to_string())
+        })
+        .expect("serve prints its address");
+    let base = format!("/api/v1/projects/{}/web/latest", s.app);
+    let revoke = format!(r#"{{"digest":"{d2}","reason":"leaks a key"}}"#);
+    let unauthorized = http(&address, "POST", &format!("{base}/revoke"), None, &revoke);
+    let answered = http(&address, "POST", &format!("{base}/revoke"), Some(&token), &revoke);
+    let revoked = http(&address, "GET", &format!("{base}/images?state=revoked"), None, "");
+    let stable = http(&address, "GET", &format!("{base}/images?state=released&newest=true"), None, "");
+    let refused = http(&address, "POST", &format!("{base}/rollback"), Some(&token), &format!(r#"{{"to":"{d2}"}}"#));
+    let _ = serve.kill();
+    let _ = serve.wait();
+
+    assert!(unauthorized.starts_with("HTTP/1.1 401"), "{unauthorized}");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(answered.contains(&format!(r#"["latest","{d1}"]"#)), "{answered}");
+    assert_eq!(pull_digest(&latest), d1);
+    assert!(
+        revoked.contains(&d2) && revoked.contains("leaks a key") && revoked.contains("release-manager"),
+        "{revoked}"
+    );
+    assert!(stable.contains(&d1) && !stable.contains(&d2), "{stable}");
+    assert!(refused.starts_with("HTTP/1.1 409") && refused.contains("revoked"), "{refused}");
+}
+
+/// One HTTP/1.1 request to `address`; the whole answer, head and body.
+fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(address).expect("the server listens");
+    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("sent");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
+    answer
 }

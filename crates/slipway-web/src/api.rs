@@ -1,13 +1,15 @@
 //! The JSON API under `/api/v1`: what the pages show, and the actions (bearer token only). The OpenAPI
 //! document at `/api/v1/openapi.json` lists exactly these routes (a test holds them together).
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
-use slipway_store::Build;
+use serde::{Deserialize, Serialize};
+use slipway_engine::LifecycleError;
+use slipway_store::{Build, Image, QaState};
 
 use crate::actions::{Action, Done, perform, rebuild};
 use crate::auth::Caller;
@@ -27,6 +29,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/projects/{app}/{job}/{tag}", get(project))
         .route("/projects/{app}/{job}/{tag}/builds", get(builds))
         .route("/projects/{app}/{job}/{tag}/rebuild", post(rebuild_project))
+        .route("/projects/{app}/{job}/{tag}/images", get(images))
+        .route("/projects/{app}/{job}/{tag}/revoke", post(revoke))
+        .route("/projects/{app}/{job}/{tag}/rollback", post(rollback))
         .route("/builds/{id}", get(build))
         .route("/builds/{id}/logs/{stage}", get(raw_api))
         .route("/builds/{id}/logs/{stage}/stream", get(stream_api))
@@ -110,6 +115,140 @@ async fn rebuild_project(
     answer(&state, done).await
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct ImagesQuery {
+    state: Option<String>,
+    #[serde(default)]
+    newest: bool,
+}
+
+/// The project's digests, newest first, with their QA state; `?state=released&newest=true` is the stable one.
+async fn images(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app, job, tag)): Path<(String, String, String)>,
+    Query(query): Query<ImagesQuery>,
+) -> Result<Json<Vec<Image>>, ApiError> {
+    caller.may_read(&state)?;
+    let project = find_project(&state, &app, &job, &tag).await?;
+    let qa_state = match &query.state {
+        Some(s) => Some(s.parse::<QaState>().map_err(|_| {
+            WebError::BadRequest(format!("unknown state `{s}`: use built, passed, failed, rc, released or revoked"))
+        })?),
+        None => None,
+    };
+    let mut images = state.store().images(Some(project.id), qa_state).await?;
+    if query.newest {
+        images.truncate(1);
+    }
+    Ok(Json(images))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RevokeRequest {
+    digest: String,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RollbackRequest {
+    to: Option<String>,
+    reason: Option<String>,
+}
+
+/// What a revoke or rollback changed.
+#[derive(Debug, Serialize)]
+pub(crate) struct TagsMoved {
+    message: String,
+    /// Each tag changed, with the digest it now holds (`null`: removed).
+    tags: Vec<(String, Option<String>)>,
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app, job, tag)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<TagsMoved>, ApiError> {
+    let (by, request, project, client) =
+        lifecycle_call::<RevokeRequest>(&state, &caller, (app, job, tag), &body).await?;
+    if request.reason.trim().is_empty() {
+        return Err(WebError::BadRequest("a revoke needs a reason".into()).into());
+    }
+    let done = slipway_engine::revoke(
+        state.store(),
+        client,
+        &state.config().registry,
+        &project.image,
+        &request.digest,
+        &format!("{by} (api)"),
+        &request.reason,
+    )
+    .await
+    .map_err(lifecycle_error)?;
+    state.dashboard_changed();
+    let message = format!("{}@{} revoked: {}", done.repository, done.digest, request.reason);
+    Ok(Json(TagsMoved { message, tags: done.changes.into_iter().map(|c| (c.tag, c.digest)).collect() }))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((app, job, tag)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<TagsMoved>, ApiError> {
+    let (by, request, project, client) =
+        lifecycle_call::<RollbackRequest>(&state, &caller, (app, job, tag), &body).await?;
+    let done = slipway_engine::rollback(
+        state.store(),
+        client,
+        &state.config().registry,
+        &project.image,
+        request.to.as_deref(),
+        &format!("{by} (api)"),
+        request.reason.as_deref(),
+    )
+    .await
+    .map_err(lifecycle_error)?;
+    state.dashboard_changed();
+    let message = format!("{}:{} rolled back to {}", done.repository, done.tag, done.to);
+    Ok(Json(TagsMoved { message, tags: vec![(done.tag, Some(done.to))] }))
+}
+
+/// What a revoke or rollback needs: the writer (checked first), the request, the project, the registry.
+async fn lifecycle_call<'s, T: serde::de::DeserializeOwned>(
+    state: &'s AppState,
+    caller: &Caller,
+    (app, job, tag): (String, String, String),
+    body: &[u8],
+) -> Result<(String, T, slipway_store::Project, &'s slipway_registry::RegistryClient), WebError> {
+    let by = caller.api_writer()?.to_string();
+    let request = json_body(body)?;
+    let project = find_project(state, &app, &job, &tag).await?;
+    Ok((by, request, project, registry_client(state)?))
+}
+
+/// The request's JSON body, read after the caller was found allowed to write (a stranger learns nothing of
+/// what the body should be).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
+    serde_json::from_slice(body).map_err(|e| WebError::BadRequest(format!("the body is not the JSON expected: {e}")))
+}
+
+fn registry_client(state: &AppState) -> Result<&slipway_registry::RegistryClient, WebError> {
+    state.inner.registry.as_ref().ok_or_else(|| WebError::Unavailable("this server has no registry client".into()))
+}
+
+/// A refusal is the caller's to fix (409 or 400); a registry failure is 503.
+fn lifecycle_error(err: LifecycleError) -> WebError {
+    match err {
+        LifecycleError::Store(e) => WebError::from(e),
+        LifecycleError::UnknownDigest { .. } => WebError::NotFound(err.to_string()),
+        LifecycleError::BadDigest(_) | LifecycleError::BadReference { .. } => WebError::BadRequest(err.to_string()),
+        LifecycleError::Registry { .. } => WebError::Unavailable(err.to_string()),
+        _ => WebError::Conflict(err.to_string()),
+    }
+}
+
 /// The build and its project, for an action by `caller`.
 async fn target(state: &AppState, id: i64) -> Result<(slipway_store::Project, Build), WebError> {
     let build = state.store().build(id).await?;
@@ -156,6 +295,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/projects/{app}/{job}/{tag}"),
     ("get", "/projects/{app}/{job}/{tag}/builds"),
     ("post", "/projects/{app}/{job}/{tag}/rebuild"),
+    ("get", "/projects/{app}/{job}/{tag}/images"),
+    ("post", "/projects/{app}/{job}/{tag}/revoke"),
+    ("post", "/projects/{app}/{job}/{tag}/rollback"),
     ("get", "/builds/{id}"),
     ("get", "/builds/{id}/logs/{stage}"),
     ("get", "/builds/{id}/logs/{stage}/stream"),
