@@ -1,7 +1,8 @@
 //! After release, end to end against the real registry, Docker daemon and git daemon: `slipway images` tells
 //! each digest's QA state and what is stable, `slipway revoke` makes a digest unpullable by tag and puts the
 //! previous release back under the release tag (and the digest is never promoted again, even when a rebuild
-//! produces it), and `slipway rollback` moves the release tag back and forth. Each step is checked by digest
+//! produces it), and `slipway rollback` moves the release tag back and forth. Each tested digest carries its
+//! test report (in-toto test-result) as an OCI referrer. Each step is checked by digest
 //! in the registry and in the store.
 
 #[allow(dead_code)]
@@ -30,10 +31,40 @@ fn images(s: &Scenario, args: &[&str]) -> Vec<serde_json::Value> {
     value["images"].as_array().cloned().unwrap_or_default()
 }
 
+/// The repository's tags, without the referrers' fallback tags (`sha256-<hex>`, one per tested digest).
 fn registry_tags(s: &Scenario) -> Vec<String> {
     let out = s.slipway(&["image", "tags", &s.repository("web")]);
     assert!(out.status.success(), "tags: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty() && !l.starts_with("sha256-"))
+        .collect()
+}
+
+/// The test report attached to `digest`, read the way any OCI client does on a registry without the
+/// referrers API: the fallback index tagged `sha256-<hex>`, its artifact manifest, then its one layer.
+fn test_report(s: &Scenario, digest: &str) -> serde_json::Value {
+    let name = format!("{}/web", s.app);
+    let get = |path: &str, accept: &str| {
+        let answer = http_with(&s.registry, "GET", path, &[("Accept", accept)], "");
+        assert!(answer.starts_with("HTTP/1.1 200"), "GET {path}: {answer}");
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON")
+    };
+    let hex = digest.trim_start_matches("sha256:");
+    let index = get(&format!("/v2/{name}/manifests/sha256-{hex}"), "application/vnd.oci.image.index.v1+json");
+    let artifact = index["manifests"]
+        .as_array()
+        .and_then(|m| m.iter().find(|d| d["artifactType"] == "application/vnd.in-toto+json"))
+        .expect("an in-toto artifact among the referrers")["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let manifest = get(&format!("/v2/{name}/manifests/{artifact}"), "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(manifest["subject"]["digest"], digest);
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap_or_default().to_string();
+    get(&format!("/v2/{name}/blobs/{layer}"), "*/*")
 }
 
 /// A project `web` released twice: `latest` held `d1`, now holds `d2`.
@@ -71,6 +102,13 @@ fn revoke_and_rollback_move_the_release_tag_by_digest() {
     let stable = images(&s, &["--project", &image, "--state", "released", "--newest"]);
     assert_eq!(stable.len(), 1);
     assert_eq!(stable[0]["digest"], d2.as_str());
+    let report = test_report(&s, &d2);
+    assert_eq!(report["predicateType"], "https://in-toto.io/attestation/test-result/v0.1");
+    assert_eq!(report["subject"][0]["digest"]["sha256"], d2.trim_start_matches("sha256:"));
+    assert_eq!(report["predicate"]["result"], "PASSED");
+    assert!(report["predicate"]["passedTests"].as_array().is_some_and(|t| !t.is_empty()), "{report:#}");
+    let inspected = s.slipway(&["image", "inspect", &format!("{}@{d2}", s.repository("web")), "--format", "json"]);
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("application/vnd.in-toto+json"), "inspect shows it");
     let tags_before = registry_tags(&s);
     assert!(tags_before.iter().any(|t| t == "rc") && tags_before.iter().any(|t| t == "test"), "{tags_before:?}");
 
@@ -204,11 +242,17 @@ fn the_api_revokes_and_lists_by_state() {
     assert!(refused.starts_with("HTTP/1.1 409") && refused.contains("revoked"), "{refused}");
 }
 
-/// One HTTP/1.1 request to `address`; the whole answer, head and body.
+/// One HTTP/1.1 request to `address`, with a bearer `token` if given; the whole answer, head and body.
 fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("Authorization", a)).into_iter().collect();
+    http_with(address, method, path, &headers, body)
+}
+
+fn http_with(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
     );

@@ -6,5 +6,6 @@ mod deliver;
 mod image;
 mod lint;
 mod prebuild;
+mod report;
 mod scan;
 mod test;

@@ -54,6 +54,7 @@ impl BuildRun<'_> {
             let state = if failed.is_empty() { QaState::Passed } else { QaState::Failed };
             store.set_image_state(image.id, state).await?;
         }
+        self.attach_test_report(log).await?;
         if failed.is_empty() {
             return Ok(());
         }
