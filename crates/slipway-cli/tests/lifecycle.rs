@@ -227,6 +227,7 @@ fn the_api_revokes_and_lists_by_state() {
     let revoked = http(&address, "GET", &format!("{base}/images?state=revoked"), None, "");
     let stable = http(&address, "GET", &format!("{base}/images?state=released&newest=true"), None, "");
     let refused = http(&address, "POST", &format!("{base}/rollback"), Some(&token), &format!(r#"{{"to":"{d2}"}}"#));
+    let page = http(&address, "GET", &format!("/projects/{}/web/latest", s.app), None, "");
     let _ = serve.kill();
     let _ = serve.wait();
 
@@ -240,6 +241,8 @@ fn the_api_revokes_and_lists_by_state() {
     );
     assert!(stable.contains(&d1) && !stable.contains(&d2), "{stable}");
     assert!(refused.starts_with("HTTP/1.1 409") && refused.contains("revoked"), "{refused}");
+    assert!(page.contains(&format!(r#"<code id="stable" title="{d1}">"#)), "the page shows what is stable");
+    assert!(page.contains("revoked by release-manager (api): leaks a key"), "and what was revoked, why");
 }
 
 /// One HTTP/1.1 request to `address`, with a bearer `token` if given; the whole answer, head and body.

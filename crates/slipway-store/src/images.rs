@@ -280,8 +280,10 @@ impl Store {
             .and_where(Expr::col(tag_event::Column::Repository).eq(repository))
             .group_by_col(tag_event::Column::Tag)
             .to_owned();
+        // A removed tag's last move has an empty digest (a revoke untags): it holds nothing now.
         let rows = tag_event::Entity::find()
             .filter(tag_event::Column::Id.in_subquery(last))
+            .filter(tag_event::Column::Digest.ne(""))
             .order_by_desc(tag_event::Column::Id)
             .all(&self.db)
             .await

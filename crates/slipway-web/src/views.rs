@@ -7,7 +7,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slipway_store::{
-    Build, BuildState, Finding, Project, Promotion, QaState, Stage, StageKind, StageState, TagEvent, TestResultRow,
+    Build, BuildState, Finding, Image, Project, Promotion, QaState, Stage, StageKind, StageState, TagEvent,
+    TestResultRow,
 };
 
 use crate::error::WebError;
@@ -201,6 +202,10 @@ pub(crate) struct ProjectView {
     pub(crate) tags: Vec<TierTag>,
     /// The newest moves of the repository's tags.
     pub(crate) tag_history: Vec<TagEvent>,
+    /// The project's digests, newest first, with their QA state.
+    pub(crate) images: Vec<Image>,
+    /// The newest released digest that is not revoked.
+    pub(crate) stable: Option<String>,
     pub(crate) parents: Vec<String>,
     pub(crate) children: Vec<String>,
 }
@@ -216,6 +221,9 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
     let history = store.tag_history(&repository, None, Some(HISTORY as u64)).await?;
     let current = store.current_tags(&repository).await?;
     let children = store.children_of(&project.image).await?;
+    let mut images = store.images(Some(project.id), None).await?;
+    images.truncate(HISTORY);
+    let stable = images.iter().find(|i| i.qa_state == QaState::Released).map(|i| i.digest.clone());
     let tags = current
         .into_iter()
         .map(|event| TierTag { tag: event.tag, digest: event.digest, since: event.at, by: event.by })
@@ -228,6 +236,8 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
         builds,
         tags,
         tag_history: history,
+        images,
+        stable,
     })
 }
 
