@@ -46,6 +46,8 @@ enum Command {
     Revoke(commands::lifecycle::RevokeArgs),
     /// Release a build waiting at rc (`promotion: manual`), the newest by default.
     Promote(commands::lifecycle::PromoteArgs),
+    /// Remove the tags no release, rollback or recent build needs (--dry-run prints the plan).
+    Gc(commands::lifecycle::GcArgs),
     /// Re-point the release tag to the previous released digest (or --to one).
     Rollback(commands::lifecycle::RollbackArgs),
     /// Each project's last build: state, failing stage, error, digest and where its log is.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => commands::lifecycle::revoke(&args, &config, &mut out),
         Command::Rollback(args) => commands::lifecycle::rollback(&args, &config, &mut out),
         Command::Promote(args) => commands::lifecycle::promote(&args, &config, &mut out),
+        Command::Gc(args) => commands::lifecycle::gc(&args, &config, &mut out),
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),

@@ -265,3 +265,38 @@ fn http_with(address: &str, method: &str, path: &str, headers: &[(&str, &str)], 
     std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
     answer
 }
+
+#[test]
+fn gc_removes_only_the_tags_nobody_needs() {
+    let Released { s, image, latest, d1, d2 } = two_releases("gc");
+    s.repo("web", &[("Dockerfile", &dockerfile("v3"))]);
+    assert!(s.slipway(&["build", &image]).status.success());
+    work(&s);
+    let d3 = pull_digest(&latest);
+    let before = registry_tags(&s);
+    assert_eq!(before.len(), 6, "latest, test, rc and three identity tags: {before:?}");
+
+    let default = s.slipway(&["gc", "--dry-run"]);
+    let said = String::from_utf8_lossy(&default.stdout);
+    assert!(default.status.success() && said.contains("0 tag(s) would be removed"), "{said}");
+
+    let strict = ["--keep", "1", "--older-than", "0s", "--rollback-window", "1"];
+    let dry = s.slipway(&[&["gc", "--dry-run"][..], &strict].concat());
+    let plan = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{plan}{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(plan.contains("2 tag(s) would be removed"), "{plan}");
+    assert!(plan.contains(&d1) && plan.contains(&d2) && !plan.contains(&d3), "{plan}");
+    assert_eq!(registry_tags(&s), before, "a dry run changes nothing");
+
+    let run = s.slipway(&[&["gc", "--by", "ops"][..], &strict].concat());
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && said.contains("2 tag(s) removed"), "{said}");
+    let after = registry_tags(&s);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(after.iter().all(|t| !t.ends_with("-b1") && !t.ends_with("-b2")), "{after:?}");
+    assert_eq!(pull_digest(&latest), d3, "the release is untouched");
+    let by_digest = format!("{}@{d1}", s.repository("web"));
+    assert_eq!(pull_digest(&by_digest), d1, "untagged, not deleted: the registry's gc reclaims it");
+    let again = s.slipway(&[&["gc"][..], &strict].concat());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 tag(s) removed"), "nothing twice");
+}

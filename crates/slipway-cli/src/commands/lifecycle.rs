@@ -4,7 +4,8 @@
 //!   `--state released --newest`, the newest released digest that is not revoked;
 //! - `slipway revoke IMAGE@DIGEST --reason TEXT`: nobody pulls it any more (see `slipway_engine::lifecycle`);
 //! - `slipway rollback IMAGE [--to DIGEST]`: the release tag back to the previous released digest;
-//! - `slipway promote IMAGE [--build N] [--force]`: release a build waiting at rc (`promotion: manual`).
+//! - `slipway promote IMAGE [--build N] [--force]`: release a build waiting at rc (`promotion: manual`);
+//! - `slipway gc [--dry-run]`: remove the tags no release, rollback or recent build needs.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -83,6 +84,27 @@ pub struct PromoteArgs {
     #[arg(long)]
     force: bool,
     /// Who releases (default: $USER).
+    #[arg(long)]
+    by: Option<String>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+pub struct GcArgs {
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The newest digests of each project kept whatever their state.
+    #[arg(long, default_value_t = 3)]
+    keep: usize,
+    /// Tags moved more recently than this stay (`14d`, `12h`, `0s`).
+    #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = crate::duration::parse_duration)]
+    older_than: std::time::Duration,
+    /// The last released digests of each project kept for rollback.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    rollback_window: usize,
+    /// Who runs it, recorded in the tag history (default: $USER).
     #[arg(long)]
     by: Option<String>,
     #[command(flatten)]
@@ -230,6 +252,37 @@ pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyh
         }
         store.close().await?;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn gc(args: &GcArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let policy = slipway_engine::RetentionPolicy {
+        keep: args.keep,
+        older_than: chrono::TimeDelta::from_std(args.older_than).context("--older-than is too long")?,
+        rollback_window: args.rollback_window,
+    };
+    runtime()?.block_on(async {
+        let store = args.pipeline.store(config).await?;
+        let registry = args.pipeline.registry(config);
+        let plan = slipway_engine::plan_gc(&store, &registry, &policy, chrono::Utc::now()).await?;
+        let verb = if args.dry_run { "would remove" } else { "removing" };
+        for drop in &plan.drop {
+            writeln!(out, "{verb} {}:{} ({}: {})", drop.repository, drop.tag, drop.digest, drop.why)?;
+        }
+        if args.dry_run {
+            writeln!(out, "dry run: {} tag(s) would be removed, {} kept", plan.drop.len(), plan.kept)?;
+            store.close().await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let kept = plan.kept;
+        let client = RegistryClient::new(config.client_config()?)?;
+        let report = slipway_engine::run_gc(&store, &client, &registry, plan, &who(args.by.as_ref())).await?;
+        for (drop, err) in &report.failures {
+            writeln!(out, "could not remove {}:{}: {err}", drop.repository, drop.tag)?;
+        }
+        writeln!(out, "{} tag(s) removed, {} kept, {} failed", report.removed.len(), kept, report.failures.len())?;
+        store.close().await?;
+        Ok(if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }
 
