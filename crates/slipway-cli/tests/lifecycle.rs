@@ -31,9 +31,13 @@ fn images(s: &Scenario, args: &[&str]) -> Vec<serde_json::Value> {
     value["images"].as_array().cloned().unwrap_or_default()
 }
 
-/// The repository's tags, without the referrers' fallback tags (`sha256-<hex>`, one per tested digest).
+/// The `web` repository's tags, without the referrers' fallback tags (`sha256-<hex>`, one per tested digest).
 fn registry_tags(s: &Scenario) -> Vec<String> {
-    let out = s.slipway(&["image", "tags", &s.repository("web")]);
+    registry_tags_of(s, "web")
+}
+
+fn registry_tags_of(s: &Scenario, job: &str) -> Vec<String> {
+    let out = s.slipway(&["image", "tags", &s.repository(job)]);
     assert!(out.status.success(), "tags: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -299,4 +303,40 @@ fn gc_removes_only_the_tags_nobody_needs() {
     assert_eq!(pull_digest(&by_digest), d1, "untagged, not deleted: the registry's gc reclaims it");
     let again = s.slipway(&[&["gc"][..], &strict].concat());
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 tag(s) removed"), "nothing twice");
+}
+
+#[test]
+fn a_set_is_released_all_or_none() {
+    let mut s = Scenario::new("set");
+    for job in ["base", "app"] {
+        s.repo(job, &[("Dockerfile", &dockerfile(&format!("{job} v1")))]);
+        s.project(Entry { extra: "    promotion: manual\n", ..Entry::new(job) });
+    }
+    assert!(s.run().status.success());
+    let (base, app) = (s.image("base"), s.image("app"));
+    let latest = |job: &str| format!("{}:latest", s.repository(job));
+    let together = s.slipway(&["promote", &base, &app]);
+    assert!(together.status.success(), "{}", String::from_utf8_lossy(&together.stderr));
+    let (base_v1, app_v1) = (pull_digest(&latest("base")), pull_digest(&latest("app")));
+
+    for job in ["base", "app"] {
+        s.repo(job, &[("Dockerfile", &dockerfile(&format!("{job} v2")))]);
+        assert!(s.slipway(&["build", &s.image(job)]).status.success());
+    }
+    work(&s);
+    let base_v2 = pull_digest(&format!("{}:rc", s.repository("base")));
+    let app_v2 = pull_digest(&format!("{}:rc", s.repository("app")));
+    // The registry loses app's candidate: base's release goes through, app's fails, and base is put back.
+    let gone = s.slipway(&["image", "untag", &format!("{}@{app_v2}", s.repository("app")), "--force"]);
+    assert!(gone.status.success(), "{}", String::from_utf8_lossy(&gone.stderr));
+    let failed = s.slipway(&["promote", &base, &app]);
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{said}");
+    assert!(said.contains("the whole set was undone") && !said.contains("NOT put back"), "{said}");
+    assert_eq!(pull_digest(&latest("base")), base_v1, "base's release tag is back where it was");
+    assert_eq!(pull_digest(&latest("app")), app_v1);
+    let identity = registry_tags_of(&s, "base");
+    assert!(!identity.iter().any(|t| t.ends_with("-b2")), "base's new identity tag is removed too: {identity:?}");
+    let base_images = images(&s, &["--project", &base, "--state", "rc"]);
+    assert!(base_images.iter().any(|i| i["digest"] == base_v2.as_str()), "base v2 is back at rc: {base_images:?}");
 }

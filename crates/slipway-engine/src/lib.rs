@@ -31,7 +31,7 @@ pub use lifecycle::{LifecycleError, Revocation, Rollback, TagChange, revoke, rol
 pub use notify::{Mail, MailError, MailKind, Mailer, NotifyReport, notify_round};
 pub use plan::{BuildPlan, PlanError, PlannedBuild, plan_builds};
 pub use promote::{MovedTag, PromoteError, Promoted, Promotion, current_digest, promote};
-pub use release::{ReleaseError, Released, release_build};
+pub use release::{ReleaseError, Released, release_build, release_set};
 pub use reload::{ReloadReport, reload_index};
 pub use retention::{GcPlan, GcReport, RetentionPolicy, TagToDrop, plan_gc, run_gc};
 pub use schedule::{Schedule, ScheduleReport, run_schedules};

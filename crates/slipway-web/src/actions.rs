@@ -95,6 +95,7 @@ async fn promote(state: &AppState, project: &Project, build: &Build, by: &str) -
                 tracing::warn!(error = %e, "a release failed");
                 WebError::Unavailable(format!("the registry refused or failed: {e}"))
             }
+            ReleaseError::SetFailed { .. } => WebError::Unavailable(err.to_string()),
         })?;
     state.dashboard_changed();
     let tags: Vec<&str> = released.tags.iter().map(|t| t.tag.as_str()).collect();

@@ -75,9 +75,10 @@ pub struct RollbackArgs {
 
 #[derive(Args)]
 pub struct PromoteArgs {
-    /// The project, `app/job:tag`.
-    image: String,
-    /// The build to release (default: the newest one waiting at rc).
+    /// The project, `app/job:tag`; several are released as one set (all or none), in the order given.
+    #[arg(required = true)]
+    images: Vec<String>,
+    /// The build to release (default: the newest one waiting at rc); with one image only.
     #[arg(long, value_name = "N")]
     build: Option<i64>,
     /// Release it even though a newer build is released.
@@ -224,31 +225,37 @@ pub fn revoke(args: &RevokeArgs, config: &Config, out: &mut dyn Write) -> anyhow
 }
 
 pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.build.is_none() || args.images.len() == 1, "--build names one build: give one image with it");
     runtime()?.block_on(async {
         let store = args.pipeline.store(config).await?;
-        let project = project_named(&store, &args.image).await?;
-        let build_id = match args.build {
-            Some(number) => store.build_by_number(project.id, number).await?.id,
-            None => store
-                .images(Some(project.id), Some(QaState::Rc))
-                .await?
-                .first()
-                .map(|image| image.build_id)
-                .with_context(|| {
-                    format!(
-                        "no build of {} waits at rc; `slipway images --project {}` lists its images",
-                        project.image, project.image
-                    )
-                })?,
-        };
+        let mut build_ids = Vec::with_capacity(args.images.len());
+        for image in &args.images {
+            let project = project_named(&store, image).await?;
+            build_ids.push(match args.build {
+                Some(number) => store.build_by_number(project.id, number).await?.id,
+                None => store
+                    .images(Some(project.id), Some(QaState::Rc))
+                    .await?
+                    .first()
+                    .map(|image| image.build_id)
+                    .with_context(|| {
+                        format!(
+                            "no build of {} waits at rc; `slipway images --project {}` lists its images",
+                            project.image, project.image
+                        )
+                    })?,
+            });
+        }
         let client = RegistryClient::new(config.client_config()?)?;
         let registry = args.pipeline.registry(config);
         let by = who(args.by.as_ref());
-        let released = slipway_engine::release_build(&store, &client, &registry, build_id, &by, args.force).await?;
-        let tags: Vec<&str> = released.tags.iter().map(|t| t.tag.as_str()).collect();
-        writeln!(out, "{}@{} released as {}", released.repository, released.digest, tags.join(", "))?;
-        for queued in &released.cascade {
-            writeln!(out, "  {} build #{} queued (its parent was released)", queued.image, queued.build.number)?;
+        let released = slipway_engine::release_set(&store, &client, &registry, &build_ids, &by, args.force).await?;
+        for done in &released {
+            let tags: Vec<&str> = done.tags.iter().map(|t| t.tag.as_str()).collect();
+            writeln!(out, "{}@{} released as {}", done.repository, done.digest, tags.join(", "))?;
+            for queued in &done.cascade {
+                writeln!(out, "  {} build #{} queued (its parent was released)", queued.image, queued.build.number)?;
+            }
         }
         store.close().await?;
         Ok(ExitCode::SUCCESS)
