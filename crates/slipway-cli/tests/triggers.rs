@@ -195,12 +195,13 @@ fn an_index_directory_is_looked_at_on_its_interval() {
     let mut serve = serve_quietly(&s, &args);
     let serving = ServeGuard(&mut serve);
     let started = std::time::Instant::now();
+    // A reload records the projects first, then asks for their builds: wait for the build.
     let listed = |s: &Scenario, job: &str| {
         loop {
-            if let Some(project) = s.status().get(&s.image(job)) {
+            if let Some(project) = s.status().get(&s.image(job)).filter(|p| !causes(p).is_empty()) {
                 return project.clone();
             }
-            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{job} is not listed after 30 s");
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{job} has no build after 30 s");
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     };
