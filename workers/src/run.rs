@@ -40,7 +40,7 @@ pub(crate) struct BuildRun<'w> {
 
 impl<'w> BuildRun<'w> {
     pub fn new(worker: &'w Worker, build: Build, project: Project, attempt: i32) -> Result<Self, StageFailure> {
-        let spec: ProjectSpec = serde_json::from_value(project.entry.clone()).map_err(|e| {
+        let spec = ProjectSpec::of(&project).map_err(|e| {
             StageFailure::errored(format!("the stored project {} is unreadable ({e}); reload the index", project.image))
         })?;
         Ok(BuildRun {
@@ -65,7 +65,7 @@ impl<'w> BuildRun<'w> {
 
     /// `REGISTRY/app/job`.
     pub fn repository(&self) -> String {
-        format!("{}/{}", self.worker.settings.registry, self.spec.repository)
+        self.spec.repository_in(&self.worker.settings.registry)
     }
 
     pub fn tags(&self) -> StageResult<&BuildTags> {

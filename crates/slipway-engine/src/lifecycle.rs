@@ -74,9 +74,9 @@ struct Target {
 async fn target(store: &Store, registry: &str, image: &str) -> Result<Target, LifecycleError> {
     let project =
         store.project_by_image(image).await?.ok_or_else(|| LifecycleError::UnknownProject(image.to_string()))?;
-    let spec: ProjectSpec = serde_json::from_value(project.entry)
+    let spec = ProjectSpec::of(&project)
         .map_err(|e| LifecycleError::Entry { image: image.to_string(), reason: e.to_string() })?;
-    Ok(Target { repository: format!("{registry}/{}", spec.repository), desired: spec.desired_tag })
+    Ok(Target { repository: spec.repository_in(registry), desired: spec.desired_tag })
 }
 
 fn registry_error(what: String) -> impl FnOnce(slipway_registry::RegistryError) -> LifecycleError {

@@ -84,7 +84,7 @@ async fn prepare(
         QaState::Revoked => return Err(refuse(format!("{} was revoked", image.digest))),
         other => return Err(refuse(format!("its image is {other}, not rc"))),
     }
-    let spec: ProjectSpec = serde_json::from_value(project.entry.clone())
+    let spec = ProjectSpec::of(&project)
         .map_err(|e| refuse(format!("its stored project entry is unreadable ({e}); run the index again")))?;
     let image_ref: ImageRef =
         spec.image.parse().map_err(|e| refuse(format!("its image name {} is invalid: {e}", spec.image)))?;
@@ -98,7 +98,7 @@ async fn prepare(
         semver_tags: &semver,
         build_number: build.number,
     });
-    let repository = format!("{registry}/{}", spec.repository);
+    let repository = spec.repository_in(registry);
     if !force
         && let Some(held) = current_digest(client, &repository, &spec.desired_tag).await
         && held != image.digest

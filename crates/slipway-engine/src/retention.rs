@@ -67,8 +67,8 @@ pub async fn plan_gc(
     let mut by_repository: BTreeMap<String, Vec<(Project, ProjectSpec)>> = BTreeMap::new();
     for project in store.projects().await? {
         // An entry that cannot be read names no repository: nothing of it is touched.
-        let Ok(spec) = serde_json::from_value::<ProjectSpec>(project.entry.clone()) else { continue };
-        by_repository.entry(format!("{registry}/{}", spec.repository)).or_default().push((project, spec));
+        let Ok(spec) = ProjectSpec::of(&project) else { continue };
+        by_repository.entry(spec.repository_in(registry)).or_default().push((project, spec));
     }
     let mut plan = GcPlan::default();
     for (repository, projects) in by_repository {

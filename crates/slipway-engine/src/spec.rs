@@ -72,6 +72,16 @@ impl ProjectSpec {
         }
     }
 
+    /// The spec stored with `project` (its `entry`).
+    pub fn of(project: &slipway_store::Project) -> Result<ProjectSpec, serde_json::Error> {
+        ProjectSpec::deserialize(&project.entry)
+    }
+
+    /// The repository it is delivered to in `registry`: `REGISTRY/app/job`.
+    pub fn repository_in(&self, registry: &str) -> String {
+        format!("{registry}/{}", self.repository)
+    }
+
     pub fn manual_promotion(&self) -> bool {
         self.promotion == "manual"
     }
