@@ -22,6 +22,7 @@ mod m20261203_000009_base_images;
 mod m20261203_000010_mail_digests;
 mod m20261203_000011_announced;
 mod m20261203_000012_revocations;
+mod m20261203_000013_registry_events;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_mail_digests::Migration),
             Box::new(m20261203_000011_announced::Migration),
             Box::new(m20261203_000012_revocations::Migration),
+            Box::new(m20261203_000013_registry_events::Migration),
         ]
     }
 }

@@ -56,6 +56,6 @@ mod token;
 
 pub use docker::{LocalTags, build_image, pull_digest, push, remove_local, unique_name};
 pub use git::{GitServer, RepoFile};
-pub use registry::{Auth, Registry};
+pub use registry::{Auth, Registry, free_port};
 pub use smtp::{SmtpSink, assert_mail_has, read_mails, wait_for_mails};
 pub use token::{Access, ISSUER, SERVICE, TokenRequest, TokenServer};

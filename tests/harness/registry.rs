@@ -80,6 +80,16 @@ impl Registry {
     /// Starts a registry with `auth` and waits until `GET /v2/` answers 200 or 401 (at most 15 s; typically
     /// about 15–50 ms here). Panics with the registry's log when it does not.
     pub fn start(auth: Auth) -> Registry {
+        Registry::start_with(auth, None)
+    }
+
+    /// [`Registry::start`], posting its notifications of manifest events to `url` with the header
+    /// `Authorization: Bearer SECRET` (its `notifications.endpoints`; retried every second while `url` fails).
+    pub fn start_notifying(auth: Auth, url: &str, secret: &str) -> Registry {
+        Registry::start_with(auth, Some((url, secret)))
+    }
+
+    fn start_with(auth: Auth, notify: Option<(&str, &str)>) -> Registry {
         static REAP: Once = Once::new();
         REAP.call_once(reap_orphans);
 
@@ -115,6 +125,16 @@ impl Registry {
             }
         };
 
+        let notifications_yaml = match notify {
+            None => String::new(),
+            Some((url, secret)) => format!(
+                "notifications:\n  endpoints:\n    - name: slipway\n      url: {}\n      headers:\n        \
+                 Authorization: [{}]\n      timeout: 5s\n      threshold: 1\n      backoff: 1s\n      \
+                 ignoredmediatypes: [application/octet-stream]\n",
+                quote_str(url),
+                quote_str(&format!("Bearer {secret}")),
+            ),
+        };
         let marker = random_hex(8);
         let log_path = dir.join("registry.log");
         for attempt in 1..=PORT_ATTEMPTS {
@@ -124,7 +144,7 @@ impl Registry {
                 "version: 0.1\nlog:\n  level: info\n  formatter: text\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
                  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  \
                  addr: 127.0.0.1:{port}\n  secret: {}\n  headers:\n    X-Content-Type-Options: [nosniff]\n    \
-                 X-Slipway-Harness: [{marker}]\n{auth_yaml}",
+                 X-Slipway-Harness: [{marker}]\n{auth_yaml}{notifications_yaml}",
                 quote(&dir.join("data")),
                 random_hex(16),
             );
@@ -344,7 +364,7 @@ fn read_log(path: &Path) -> String {
 }
 
 /// A port nothing listens on right now (bind port 0, read it, release it).
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind a port on 127.0.0.1: {e}; is loopback up?"));
     listener.local_addr().expect("a bound socket has a local address").port()

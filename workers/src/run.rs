@@ -1,4 +1,5 @@
-//! One build, stage by stage: checkout → [prebuild] → lint → build → push → test → scan → deliver. Every
+//! One build, stage by stage: checkout → [prebuild] → lint → build → push → test → scan → deliver (an image
+//! pushed elsewhere skips prebuild, lint and build, and its push copies it by digest). Every
 //! stage is recorded with its log; the first failing stage ends the build with a message a maintainer can act
 //! on. A retried build (its lease lapsed) resumes: an image already pushed is not built again.
 
@@ -104,11 +105,15 @@ impl<'w> BuildRun<'w> {
             }};
         }
         stage!(StageKind::Checkout, checkout);
-        if self.spec.prebuild_script.is_some() {
+        // An image pushed elsewhere is tested and delivered, not built: the checkout gives its tests and tags.
+        let built_here = self.build.source_image.is_none();
+        if built_here && self.spec.prebuild_script.is_some() {
             stage!(StageKind::Prebuild, prebuild);
         }
         self.resumed = self.already_pushed().await;
-        if !self.resumed {
+        if !self.resumed && !built_here {
+            stage!(StageKind::Push, import);
+        } else if !self.resumed {
             stage!(StageKind::Lint, lint);
             stage!(StageKind::Build, build_image);
             stage!(StageKind::Push, push);

@@ -18,6 +18,15 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// Credentials and transport per registry host (`host[:port]`).
     pub registries: BTreeMap<String, RegistryAccess>,
+    /// What `slipway serve` does with the registry's notifications (see `--registry-event-secret`).
+    pub registry_events: RegistryEventsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryEventsConfig {
+    /// Checked in order; every rule that matches a push acts on it.
+    pub rules: Vec<slipway_engine::EventRule>,
 }
 
 /// How to reach one registry. The password comes from the environment (`password_env`) or the file;

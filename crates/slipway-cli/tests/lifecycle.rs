@@ -8,8 +8,12 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[allow(dead_code)]
+#[path = "pipeline/serving.rs"]
+mod serving;
 
 use scenario::{Entry, Scenario};
+use serving::http_with;
 use slipway_e2e::harness::pull_digest;
 
 fn dockerfile(version: &str) -> String {
@@ -254,20 +258,6 @@ fn http(address: &str, method: &str, path: &str, token: Option<&str>, body: &str
     let auth = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("Authorization", a)).into_iter().collect();
     http_with(address, method, path, &headers, body)
-}
-
-fn http_with(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(address).expect("the server listens");
-    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("sent");
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
-    answer
 }
 
 #[test]

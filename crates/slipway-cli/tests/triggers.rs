@@ -8,8 +8,11 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[path = "pipeline/serving.rs"]
+mod serving;
 
 use scenario::{Db, Entry, Scenario};
+use serving::{ServeGuard, address_of, http_with, succeeded};
 use slipway_e2e::harness::pull_digest;
 
 /// `slipway serve` on any free port with one worker, its branch polling set to an hour (so only what a test
@@ -299,56 +302,14 @@ fn serve_with_hooks(s: &Scenario, args: &[&str]) -> std::process::Child {
         .expect("slipway serve starts")
 }
 
-/// The address `slipway serve` prints it serves at.
-fn address_of(serve: &mut std::process::Child) -> String {
-    let stdout = serve.stdout.take().expect("its output");
-    std::io::BufRead::lines(std::io::BufReader::new(stdout))
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("serving the UI at http://")
-                .map(|rest| rest.split('/').next().unwrap_or_default().to_string())
-        })
-        .expect("serve prints its address")
-}
-
 /// Sends a GitHub push event for `commit` of the repository at `url`, signed with "hook-secret"; the answer.
 fn push_hook(address: &str, url: &str, commit: &str) -> String {
     let body = serde_json::json!({ "ref": "refs/heads/main", "after": commit, "repository": { "clone_url": url } })
         .to_string();
     let signature = slipway_web::hmac_sha256_hex(b"hook-secret", body.as_bytes());
-    let request = format!(
-        "POST /hooks/github HTTP/1.1\r\nHost: test\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256={signature}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(address).expect("the server listens");
-    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("the push is sent");
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).expect("an answer");
-    answer
-}
-
-/// `job`'s status once its build `number` succeeded, waiting up to a minute from `since`.
-fn succeeded(s: &Scenario, job: &str, number: i64, since: std::time::Instant) -> serde_json::Value {
-    let image = s.image(job);
-    loop {
-        let status = s.status().get(&image).cloned().unwrap_or_default();
-        if status["build"] == number && status["state"] == "succeeded" {
-            return status;
-        }
-        assert!(since.elapsed() < std::time::Duration::from_secs(60), "no build #{number} within 60 s: {status:#}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
-/// Stops `slipway serve` however the test ends.
-struct ServeGuard<'a>(&'a mut std::process::Child);
-
-impl Drop for ServeGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    let signature = format!("sha256={signature}");
+    let headers = [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", signature.as_str())];
+    http_with(address, "POST", "/hooks/github", &headers, &body)
 }
 
 /// `slipway worker --until-idle`: builds what is queued, including what deliveries queue meanwhile.

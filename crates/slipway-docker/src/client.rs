@@ -52,6 +52,13 @@ impl Docker {
         let timeout_secs = client.timeout().as_secs();
         let ctx = ErrorContext { endpoint: &endpoint, operation: "negotiate the API version", timeout_secs };
         let client = client.negotiate_version().await.map_err(|err| ctx.classify(err, None))?;
+        // The daemon passes its client's agent on to registries (`UpstreamClient(slipway/…)`), so Slipway's own
+        // pushes are known as such in registry notifications.
+        let client = client.with_request_modifier(|mut request| {
+            let agent = http::HeaderValue::from_static(concat!("slipway/", env!("CARGO_PKG_VERSION")));
+            request.headers_mut().insert(http::header::USER_AGENT, agent);
+            request
+        });
         let version = client.client_version();
         if (version.major_version, version.minor_version) < MIN_API {
             return Err(DockerError::Api {

@@ -135,6 +135,7 @@ fn queue_for_real(index: &Index, base: &str) -> Result<(Duration, usize), Box<dy
                 parents: vec![],
                 priority: 0,
                 max_attempts: 1,
+                source_image: None,
             })
             .await?;
         let start = Instant::now();

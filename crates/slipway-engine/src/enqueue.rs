@@ -42,6 +42,7 @@ pub async fn enqueue_plan(
                 parents,
                 priority: MANUAL_PRIORITY,
                 max_attempts,
+                source_image: None,
             })
             .await?;
         queued.push(Some(QueuedBuild { image: spec.image, build }));

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod plan;
 pub mod promote;
+pub mod registry_events;
 pub mod release;
 pub mod reload;
 pub mod retention;
@@ -31,6 +32,7 @@ pub use lifecycle::{LifecycleError, Revocation, Rollback, TagChange, revoke, rol
 pub use notify::{Mail, MailError, MailKind, Mailer, NotifyReport, notify_round};
 pub use plan::{BuildPlan, PlanError, PlannedBuild, plan_builds};
 pub use promote::{MovedTag, PromoteError, Promoted, Promotion, current_digest, promote};
+pub use registry_events::{EventOutcome, EventRule, EventRules, RegistryEventError, RuleError, handle_notification};
 pub use release::{ReleaseError, Released, release_build, release_set};
 pub use reload::{ReloadReport, reload_index};
 pub use retention::{GcPlan, GcReport, RetentionPolicy, TagToDrop, plan_gc, run_gc};

@@ -299,6 +299,7 @@ mod tests {
             created_at: Utc::now(),
             started_at: None,
             finished_at: Some(Utc::now()),
+            source_image: None,
         }
     }
 

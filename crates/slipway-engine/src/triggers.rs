@@ -26,6 +26,9 @@ pub enum Trigger {
     ParentDelivered { parent: String, digest: String, through: Option<String> },
     /// The project's schedule (or the default one) came round.
     Schedule { schedule: String },
+    /// An image built elsewhere was pushed to `repository:tag` (`REGISTRY/name`) and a registry-event rule
+    /// has the project test and deliver it.
+    ImagePushed { repository: String, tag: String, digest: String },
 }
 
 /// Builds a run of `slipway run` queues; the other triggers rank around it.
@@ -36,7 +39,7 @@ impl Trigger {
     pub fn priority(&self) -> i32 {
         match self {
             Trigger::Manual { .. } => MANUAL_PRIORITY,
-            Trigger::BranchMoved { .. } => 80,
+            Trigger::BranchMoved { .. } | Trigger::ImagePushed { .. } => 80,
             Trigger::IndexChanged | Trigger::FirstBuild => 60,
             Trigger::BaseImageChanged { .. } | Trigger::ParentDelivered { .. } => 40,
             Trigger::Schedule { .. } => 10,
@@ -60,6 +63,17 @@ impl Trigger {
                 format!("ancestor {parent} delivered {}, rebuilt through {through}", short(digest, 19))
             }
             Trigger::Schedule { schedule } => format!("{SCHEDULE_CAUSE}{schedule}"),
+            Trigger::ImagePushed { repository, tag, digest } => {
+                format!("image {repository}:{tag} pushed as {}", short(digest, 19))
+            }
+        }
+    }
+
+    /// The image the build tests and delivers instead of building one, `REGISTRY/name@sha256:…`.
+    pub fn source_image(&self) -> Option<String> {
+        match self {
+            Trigger::ImagePushed { repository, digest, .. } => Some(format!("{repository}@{digest}")),
+            _ => None,
         }
     }
 }
@@ -112,6 +126,7 @@ pub async fn request_in(
             parents,
             priority: trigger.priority(),
             max_attempts: TRIGGERED_MAX_ATTEMPTS,
+            source_image: trigger.source_image(),
         })
         .await
 }

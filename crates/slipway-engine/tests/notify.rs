@@ -21,6 +21,7 @@ async fn ended_build(store: &Store, project: i64, state: BuildState, log: &str) 
         parents: vec![],
         priority: 0,
         max_attempts: 1,
+        source_image: None,
     };
     let build = store.create_build(&new).await.unwrap();
     let job = store.claim("w", Duration::from_secs(60)).await.unwrap().unwrap();

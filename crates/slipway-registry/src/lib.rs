@@ -17,6 +17,7 @@ mod manifest;
 mod manifests;
 pub mod media;
 mod mirror;
+pub mod notifications;
 mod reference;
 mod referrers;
 mod retry;

@@ -29,6 +29,8 @@ pub struct NewBuild {
     pub priority: i32,
     /// How many times a worker may take the build before a lapsed lease fails it.
     pub max_attempts: i32,
+    /// `REGISTRY/name@sha256:…`: an image built elsewhere to test and deliver instead of building one.
+    pub source_image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +53,8 @@ pub struct Build {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The image built elsewhere that this build tests and delivers (no checkout build, no push).
+    pub source_image: Option<String>,
 }
 
 impl TryFrom<build::Model> for Build {
@@ -75,6 +79,7 @@ impl TryFrom<build::Model> for Build {
             created_at: m.created_at,
             started_at: m.started_at,
             finished_at: m.finished_at,
+            source_image: m.source_image,
         })
     }
 }
@@ -251,6 +256,7 @@ pub(crate) async fn insert_build(txn: &DatabaseTransaction, b: &NewBuild) -> Res
         finished_at: Set(blocked_by.as_ref().map(|_| now)),
         notified_at: Set(None),
         announced_at: Set(None),
+        source_image: Set(b.source_image.clone()),
     }
     .insert(txn)
     .await

@@ -41,9 +41,16 @@ impl Store {
         // Locking the project makes concurrent requests of one project take turns on PostgreSQL.
         let locked = project::Entity::find_by_id(b.project_id).lock_exclusive().one(&txn).await.context(what)?;
         let image = locked.ok_or_else(|| not_found("project", &b.project_id))?.image;
+        // A build of the source and the delivery of an image pushed elsewhere do different work: each merges
+        // only with its own kind, and a newer push replaces the image a queued delivery takes.
+        let same_kind = match &b.source_image {
+            None => build::Column::SourceImage.is_null(),
+            Some(_) => build::Column::SourceImage.is_not_null(),
+        };
         let waiting = build::Entity::find()
             .filter(build::Column::ProjectId.eq(b.project_id))
             .filter(build::Column::State.eq(BuildState::Queued.as_str()))
+            .filter(same_kind)
             .order_by_desc(build::Column::Id)
             .one(&txn)
             .await
@@ -60,12 +67,12 @@ impl Store {
                 causes.push(cause.clone());
             }
         }
-        build::Entity::update_many()
-            .col_expr(build::Column::Causes, Expr::value(serde_json::Value::from(causes)))
-            .filter(build::Column::Id.eq(waiting.id))
-            .exec(&txn)
-            .await
-            .context(what)?;
+        let mut update =
+            build::Entity::update_many().col_expr(build::Column::Causes, Expr::value(serde_json::Value::from(causes)));
+        if let Some(source) = &b.source_image {
+            update = update.col_expr(build::Column::SourceImage, Expr::value(source.clone()));
+        }
+        update.filter(build::Column::Id.eq(waiting.id)).exec(&txn).await.context(what)?;
         job::Entity::update_many()
             .col_expr(job::Column::Priority, Expr::value(b.priority))
             .filter(job::Column::BuildId.eq(waiting.id))

@@ -90,8 +90,14 @@ async fn concurrent_builds_of_one_project_get_distinct_numbers() {
                     barrier.wait().await;
                     let mut numbers = vec![];
                     for _ in 0..EACH {
-                        let new =
-                            NewBuild { project_id, causes: vec![], parents: vec![], priority: 0, max_attempts: 1 };
+                        let new = NewBuild {
+                            project_id,
+                            causes: vec![],
+                            parents: vec![],
+                            priority: 0,
+                            max_attempts: 1,
+                            source_image: None,
+                        };
                         numbers.push(store.create_build(&new).await.unwrap().number);
                     }
                     numbers
@@ -113,7 +119,14 @@ async fn concurrent_builds_of_one_project_get_distinct_numbers() {
 async fn create_build_refuses_what_cannot_be_queued() {
     on_both(|store| async move {
         let p = project(&store, "p").await;
-        let new = NewBuild { project_id: p.id, causes: vec![], parents: vec![], priority: 0, max_attempts: 0 };
+        let new = NewBuild {
+            project_id: p.id,
+            causes: vec![],
+            parents: vec![],
+            priority: 0,
+            max_attempts: 0,
+            source_image: None,
+        };
         let err = store.create_build(&new).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid { what: "max_attempts", .. }), "{err}");
         let err =

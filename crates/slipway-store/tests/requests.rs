@@ -12,7 +12,7 @@ use slipway_store::{BuildOutcome, BuildState, NewBuild, ProjectNode};
 const LEASE: Duration = Duration::from_secs(60);
 
 fn ask(project_id: i64, cause: &str, priority: i32, parents: Vec<i64>) -> NewBuild {
-    NewBuild { project_id, causes: vec![cause.into()], parents, priority, max_attempts: 3 }
+    NewBuild { project_id, causes: vec![cause.into()], parents, priority, max_attempts: 3, source_image: None }
 }
 
 #[tokio::test]
@@ -94,6 +94,59 @@ async fn the_project_graph_lists_active_projects_with_their_parents() {
                 ("app/cli:latest".to_string(), vec!["app/web:latest".to_string()]),
             ]
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_pushed_image_merges_only_with_a_queued_delivery_and_replaces_its_image() {
+    on_both(|store| async move {
+        let app = project(&store, "app").await;
+        let push = |digest: &str| NewBuild {
+            source_image: Some(format!("r/incoming@{digest}")),
+            ..ask(app.id, &format!("image r/incoming:v1 pushed as {digest}"), 80, vec![])
+        };
+        let source = store.request_build(&ask(app.id, "branch main moved to abc", 80, vec![])).await.unwrap();
+        let first = store.request_build(&push("sha256:01")).await.unwrap();
+        assert!(!first.merged, "a delivery of a pushed image does not join a build of the source");
+        assert_ne!(first.build.id, source.build.id);
+        let second = store.request_build(&push("sha256:02")).await.unwrap();
+        assert!(second.merged);
+        assert_eq!(second.build.id, first.build.id);
+        assert_eq!(second.build.source_image.as_deref(), Some("r/incoming@sha256:02"), "the newer push wins");
+        let again = store.request_build(&ask(app.id, "manual: asked by alice", 100, vec![])).await.unwrap();
+        assert_eq!(again.build.id, source.build.id, "and a build of the source joins its own kind");
+        assert_eq!(again.build.source_image, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn registry_events_are_handled_once_and_never_out_of_order() {
+    use chrono::{TimeZone, Utc};
+    use slipway_store::{EventClaim, NewRegistryEvent};
+    on_both(|store| async move {
+        let at = |minute: u32| Utc.with_ymd_and_hms(2026, 12, 3, 6, minute, 0).unwrap();
+        let event = |id: &str, digest: &str, minute: u32| NewRegistryEvent {
+            event_id: id.into(),
+            repository: "incoming/app".into(),
+            tag: "v1".into(),
+            digest: digest.into(),
+            pushed_at: at(minute),
+        };
+        assert_eq!(store.claim_registry_event(&event("e2", "sha256:02", 2)).await.unwrap(), EventClaim::New);
+        store.finish_registry_event("e2", "tagged x").await.unwrap();
+        let duplicate = store.claim_registry_event(&event("e2", "sha256:02", 2)).await.unwrap();
+        assert_eq!(duplicate, EventClaim::Duplicate { outcome: "tagged x".into() });
+        let older = store.claim_registry_event(&event("e1", "sha256:01", 1)).await.unwrap();
+        assert_eq!(older, EventClaim::Superseded { digest: "sha256:02".into(), pushed_at: at(2) });
+        // A failure half-way forgets the event: the registry's retry handles it again.
+        assert_eq!(store.claim_registry_event(&event("e3", "sha256:03", 3)).await.unwrap(), EventClaim::New);
+        store.forget_registry_event("e3").await.unwrap();
+        assert_eq!(store.claim_registry_event(&event("e3", "sha256:03", 3)).await.unwrap(), EventClaim::New);
+        let listed = store.registry_events(10).await.unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(listed.iter().any(|e| e.event_id == "e1" && e.outcome.starts_with("ignored: older")));
     })
     .await;
 }

@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/promote", post(promote_build))
         .route("/index/problems", get(problems))
+        .route("/registry-events", get(registry_events))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -89,6 +90,21 @@ async fn build(
 async fn problems(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<IndexProblem>>, ApiError> {
     caller.may_read(&state)?;
     Ok(Json(state.config().index_problems.get().to_vec()))
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<u64>,
+}
+
+/// What the registry's notifications did, for whoever wonders why a push was (not) acted on.
+async fn registry_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<Limit>,
+) -> Result<Json<Vec<slipway_store::RegistryEvent>>, ApiError> {
+    caller.may_read(&state)?;
+    Ok(Json(state.store().registry_events(query.limit.unwrap_or(100).min(1000)).await?))
 }
 
 #[derive(Serialize)]
@@ -305,6 +321,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/builds/{id}/cancel"),
     ("post", "/builds/{id}/promote"),
     ("get", "/index/problems"),
+    ("get", "/registry-events"),
 ];
 
 #[cfg(test)]

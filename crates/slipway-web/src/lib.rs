@@ -12,6 +12,7 @@ mod hooks;
 mod logs;
 mod metrics;
 mod pages;
+mod registry_hook;
 mod render;
 mod state;
 mod views;
@@ -23,6 +24,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use auth::{hash_secret, new_secret};
+pub use registry_hook::RegistryEvents;
 pub use slipway_engine::hmac_sha256_hex;
 pub use state::{AppState, IndexProblem, IndexProblems, IndexRepository, Probe, WebConfig};
 
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{build}/{{action}}"), post(pages::actions::submit))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route("/hooks/registry", post(registry_hook::receive))
         .route("/hooks/{forge}", post(hooks::receive))
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))

@@ -70,6 +70,8 @@ pub struct WebConfig {
     pub index_repository: Option<IndexRepository>,
     /// The secret push webhooks are signed with; without it `/hooks/…` answers 404.
     pub webhook_secret: Option<String>,
+    /// Registry notifications and their rules; without them `/hooks/registry` answers 404.
+    pub registry_events: Option<crate::RegistryEvents>,
     /// Named checks for `/readyz` beside the database's (Docker, say).
     pub probes: Vec<(String, Probe)>,
 }
@@ -84,6 +86,7 @@ impl WebConfig {
             index_problems: IndexProblems::default(),
             index_repository: None,
             webhook_secret: None,
+            registry_events: None,
             probes: Vec::new(),
         }
     }

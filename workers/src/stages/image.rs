@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use slipway_docker::{BuildError, BuildSpec, PushError, pack_context};
+use slipway_registry::Reference;
 use slipway_store::{NewImage, NewTagEvent, QaState};
 
 use crate::failure::{StageFailure, StageResult};
@@ -133,6 +134,46 @@ impl BuildRun<'_> {
             Err(err) => return Err(StageFailure::failed(err)),
         };
         log.line(format!("[slipway] {repository}:{test_tag} is {digest}"));
+        self.record_pushed(digest, previous).await
+    }
+
+    /// A pipeline without a build: the image pushed elsewhere (the build's `source_image`) is copied by digest
+    /// to the test tag (layers mounted, not re-uploaded), then tested and delivered like a built one.
+    pub(crate) async fn import(&mut self, log: Log<'_>) -> StageResult<()> {
+        let source = self.build.source_image.clone().unwrap_or_default();
+        let source: Reference =
+            source.parse().map_err(|e| StageFailure::errored(format!("the build's source image `{source}`: {e}")))?;
+        let repository = self.repository();
+        let test_tag = self.tags()?.test.clone();
+        let target: Reference = format!("{repository}:{test_tag}")
+            .parse()
+            .map_err(|e| StageFailure::errored(format!("{repository}:{test_tag}: {e}")))?;
+        let previous = self.current_digest(&test_tag).await;
+        let _slot = self.worker.settings.registry_slot(&mut |line| log.line(line)).await;
+        log.line(format!("[slipway] not built here: {source} was pushed elsewhere; copying it to {target}"));
+        let copied = self.worker.registry.copy(&source, &target).await.map_err(|err| {
+            if err.is_not_found() {
+                StageFailure::failed(format!("{source} is no longer in the registry ({err}); push it again"))
+            } else {
+                StageFailure::errored(format!("copying {source} to {target}: {err}"))
+            }
+        })?;
+        let digest = copied.digest.map(|d| d.to_string()).unwrap_or_default();
+        log.line(format!(
+            "[slipway] {target} is {digest} ({} blobs already there, {} mounted, {} copied)",
+            copied.blobs_present, copied.blobs_mounted, copied.blobs_streamed
+        ));
+        // The tests run it from the local daemon, as they do an image built here.
+        let by_digest = format!("{repository}@{digest}");
+        log.line(format!("[slipway] pulling {by_digest} for the tests"));
+        self.worker.docker.pull(&by_digest, &mut log.callback()).await.map_err(StageFailure::errored)?;
+        self.record_pushed(digest, previous).await
+    }
+
+    /// The digest now under the test tag: recorded on the build, as an image, and in the tag history.
+    async fn record_pushed(&mut self, digest: String, previous: Option<String>) -> StageResult<()> {
+        let repository = self.repository();
+        let test_tag = self.tags()?.test.clone();
         let store = &self.worker.store;
         store.set_build_digest(self.build.id, &digest).await?;
         if let Some(earlier) = store.image_by_digest(&repository, &digest).await?

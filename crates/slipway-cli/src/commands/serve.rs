@@ -14,8 +14,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use slipway_docker::Docker;
+use slipway_engine::EventRules;
 use slipway_registry::RegistryClient;
-use slipway_web::{AppState, IndexProblems, IndexRepository, Probe, WebConfig};
+use slipway_web::{AppState, IndexProblems, IndexRepository, Probe, RegistryEvents, WebConfig};
 use tokio::sync::watch;
 
 use super::index_source::{GitIndex, IndexSource};
@@ -91,6 +92,11 @@ pub struct ServeArgs {
     /// The secret event webhooks are signed with (`X-Slipway-Signature-256: sha256=HMAC`).
     #[arg(long, env = "SLIPWAY_EVENT_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
     event_webhook_secret: Option<String>,
+    /// The shared secret of registry notifications (`POST /hooks/registry`), sent by the registry as
+    /// `Authorization: Bearer SECRET`; the rules are `[[registry_events.rules]]` in the configuration. Without
+    /// it registry events are off.
+    #[arg(long, env = "SLIPWAY_REGISTRY_EVENT_SECRET", value_name = "SECRET", hide_env_values = true)]
+    registry_event_secret: Option<String>,
     /// Where people reach this UI, for the links in mail (default: http://LISTEN).
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
@@ -119,6 +125,16 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     }
     web.read_requires_login = args.read_requires_login;
     web.webhook_secret = args.webhook_secret.clone().filter(|s| !s.is_empty());
+    if let Some(secret) = args.registry_event_secret.clone().filter(|s| !s.is_empty()) {
+        let rules = EventRules::new(config.registry_events.rules.clone())?;
+        if rules.is_empty() {
+            writeln!(
+                out,
+                "registry events: no [[registry_events.rules]] in the configuration; events are recorded only"
+            )?;
+        }
+        web.registry_events = Some(RegistryEvents { secret, rules });
+    }
     let docker = if args.no_workers {
         None
     } else {

@@ -22,6 +22,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     pub notified_at: Option<DateTimeUtc>,
     pub announced_at: Option<DateTimeUtc>,
+    /// The image pushed elsewhere this build tests and delivers instead of building one.
+    pub source_image: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

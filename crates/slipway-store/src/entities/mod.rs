@@ -13,6 +13,7 @@ pub(crate) mod mail_digest;
 pub(crate) mod project;
 pub(crate) mod project_parent;
 pub(crate) mod promotion;
+pub(crate) mod registry_event;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;

@@ -163,6 +163,7 @@ pub async fn build_with(
         parents: parents.iter().map(|b| b.id).collect(),
         priority,
         max_attempts,
+        source_image: None,
     };
     store.create_build(&new).await.unwrap()
 }

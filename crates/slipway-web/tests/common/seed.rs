@@ -94,6 +94,7 @@ async fn queue(store: &Store, project_id: i64) -> i64 {
             parents: Vec::new(),
             priority: 100,
             max_attempts: 3,
+            source_image: None,
         })
         .await
         .expect("build");
