@@ -23,6 +23,7 @@ mod m20261203_000010_mail_digests;
 mod m20261203_000011_announced;
 mod m20261203_000012_revocations;
 mod m20261203_000013_registry_events;
+mod m20261203_000014_periodic_runs;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_announced::Migration),
             Box::new(m20261203_000012_revocations::Migration),
             Box::new(m20261203_000013_registry_events::Migration),
+            Box::new(m20261203_000014_periodic_runs::Migration),
         ]
     }
 }

@@ -20,6 +20,58 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryAccess>,
     /// What `slipway serve` does with the registry's notifications (see `--registry-event-secret`).
     pub registry_events: RegistryEventsConfig,
+    /// What `slipway gc` and the scheduled retention run keep; an index entry may set its own.
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// The newest digests of each project kept in each tier (staging, rc, released).
+    pub keep: usize,
+    /// Staging and identity tags moved more recently than this stay (`14d`).
+    pub older_than: String,
+    /// The last released digests of each project kept for rollback.
+    pub rollback_window: usize,
+    /// How long a project removed from the index keeps its tags (`30d`).
+    pub removed_grace: String,
+    /// How often `slipway serve` runs retention (`1d`; `0s` never).
+    pub interval: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            keep: 3,
+            older_than: "14d".into(),
+            rollback_window: 3,
+            removed_grace: "30d".into(),
+            interval: "1d".into(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn policy(&self) -> anyhow::Result<slipway_engine::RetentionPolicy> {
+        Ok(slipway_engine::RetentionPolicy {
+            keep: self.keep,
+            older_than: time_delta("retention.older_than", &self.older_than)?,
+            rollback_window: self.rollback_window,
+            removed_grace: time_delta("retention.removed_grace", &self.removed_grace)?,
+        })
+    }
+
+    /// `None` when scheduled runs are off.
+    pub fn interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        let interval =
+            crate::duration::parse_duration(&self.interval).map_err(|e| anyhow::anyhow!("retention.interval: {e}"))?;
+        Ok(Some(interval).filter(|i| !i.is_zero()))
+    }
+}
+
+fn time_delta(key: &str, text: &str) -> anyhow::Result<chrono::TimeDelta> {
+    let duration = crate::duration::parse_duration(text).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+    chrono::TimeDelta::from_std(duration).map_err(|_| anyhow::anyhow!("{key}: `{text}` is too long"))
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

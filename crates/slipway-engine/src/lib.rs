@@ -35,7 +35,7 @@ pub use promote::{MovedTag, PromoteError, Promoted, Promotion, current_digest, p
 pub use registry_events::{EventOutcome, EventRule, EventRules, RegistryEventError, RuleError, handle_notification};
 pub use release::{ReleaseError, Released, release_build, release_set};
 pub use reload::{ReloadReport, reload_index};
-pub use retention::{GcPlan, GcReport, RetentionPolicy, TagToDrop, plan_gc, run_gc};
+pub use retention::{GcPlan, GcReport, RetentionPolicy, TagToDrop, plan_gc, retention_round, run_gc};
 pub use schedule::{Schedule, ScheduleReport, run_schedules};
 pub use signature::{constant_time_eq, hmac_sha256_hex};
 pub use spec::ProjectSpec;

@@ -35,6 +35,16 @@ pub struct ProjectSpec {
     #[serde(default)]
     pub schedule: Option<String>,
     pub shared_repository: bool,
+    /// The entry's own retention (`keep-candidates`, `keep-days`, `rollback-window`), over the configuration's.
+    #[serde(default)]
+    pub retention: SpecRetention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SpecRetention {
+    pub keep_candidates: Option<u32>,
+    pub keep_days: Option<u32>,
+    pub rollback_window: Option<u32>,
 }
 
 impl ProjectSpec {
@@ -69,6 +79,11 @@ impl ProjectSpec {
             .to_string(),
             schedule: project.schedule.clone(),
             shared_repository,
+            retention: SpecRetention {
+                keep_candidates: project.retention.keep_candidates,
+                keep_days: project.retention.keep_days,
+                rollback_window: project.retention.rollback_window,
+            },
         }
     }
 
@@ -131,6 +146,8 @@ mod tests {
     promotion: manual
     test-script: tests/run.sh
     build-args: {A: '1'}
+    keep-candidates: 5
+    keep-days: 30
 ";
         let index = slipway_index::Index::from_texts([("index.d/demo.yaml".into(), text.to_string())]);
         let project = index.projects().next().expect("a project");
@@ -141,6 +158,8 @@ mod tests {
         assert_eq!(spec.test_script.as_deref(), Some("app/tests/run.sh"));
         assert!(spec.manual_promotion());
         assert_eq!(spec.notify_on, "failure");
+        assert_eq!(spec.retention.keep_candidates, Some(5));
+        assert_eq!((spec.retention.keep_days, spec.retention.rollback_window), (Some(30), None));
         let back: ProjectSpec = serde_json::from_value(spec.to_json()).expect("json");
         assert_eq!(back, spec);
     }

@@ -7,7 +7,7 @@ use crate::checks;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::mapping::MappingReader;
 use crate::paths::{PathError, RepoPath};
-use crate::project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, TestSettings, Written};
+use crate::project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written};
 use crate::reference::{ImageRef, check_component, check_tag};
 use crate::source::SourceFile;
 use crate::yaml::{Node, NodeKind};
@@ -35,6 +35,9 @@ pub const INDEX_FIELDS: &[&str] = &[
     "test-timeout",
     "promotion",
     "registry",
+    "keep-candidates",
+    "keep-days",
+    "rollback-window",
 ];
 
 /// An entry as read: where it is, what it says, and the project when it has no errors.
@@ -132,6 +135,11 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
     );
     let promotion = read_enum(&mut r, "promotion", &[("auto", Promotion::Auto), ("manual", Promotion::Manual)]);
     let build_args = read_build_args(&mut r);
+    let retention = Retention {
+        keep_candidates: read_count(&mut r, "keep-candidates", 1..=1000),
+        keep_days: read_count(&mut r, "keep-days", 1..=3650),
+        rollback_window: read_count(&mut r, "rollback-window", 1..=1000),
+    };
     let registry = r.text("registry").and_then(|(name, node)| {
         checked(&mut r, Code::InvalidValue, node, "registry", checks::registry_name(name)).then(|| name.to_string())
     });
@@ -174,6 +182,7 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
             test,
             promotion,
             registry,
+            retention,
         }),
         _ => None,
     };
@@ -318,6 +327,23 @@ pub(crate) fn read_test_settings(r: &mut MappingReader<'_>, git_path: &RepoPath)
         None => None,
     };
     ok.then_some(TestSettings { script, skip, timeout })
+}
+
+/// A whole number in `range`, or an error naming the field and the range.
+fn read_count(r: &mut MappingReader<'_>, field: &str, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    let (value, node) = r.text(field)?;
+    match value.trim().parse::<u32>() {
+        Ok(n) if range.contains(&n) => Some(n),
+        _ => {
+            let (low, high) = (range.start(), range.end());
+            r.error(
+                Code::InvalidValue,
+                node,
+                format!("`{field}` must be a whole number from {low} to {high}, found `{value}`"),
+            );
+            None
+        }
+    }
 }
 
 fn read_enum<T: Copy + Default>(r: &mut MappingReader<'_>, field: &str, choices: &[(&str, T)]) -> T {

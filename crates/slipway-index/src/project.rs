@@ -79,6 +79,19 @@ pub struct Project {
     pub test: TestSettings,
     pub promotion: Promotion,
     pub registry: Option<String>,
+    /// The project's own retention, over the configuration's.
+    pub retention: Retention,
+}
+
+/// `keep-candidates`, `keep-days` and `rollback-window`: how much of a project's history retention keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Retention {
+    /// The newest digests kept in each tier (staging, rc, released).
+    pub keep_candidates: Option<u32>,
+    /// Staging and identity tags are kept this many days.
+    pub keep_days: Option<u32>,
+    /// The last released digests kept for rollback.
+    pub rollback_window: Option<u32>,
 }
 
 /// A field's value exactly as the index wrote it, for `index show` and the UI.

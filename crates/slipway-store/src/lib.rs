@@ -29,6 +29,7 @@ mod images;
 mod logs;
 mod notified;
 mod overview;
+mod periodic;
 mod projects;
 mod queue;
 mod registry_events;

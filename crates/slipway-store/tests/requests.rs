@@ -150,3 +150,19 @@ async fn registry_events_are_handled_once_and_never_out_of_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_periodic_run_is_claimed_once_per_interval() {
+    use chrono::{TimeDelta, TimeZone, Utc};
+    on_both(|store| async move {
+        let at = |minute: u32| Utc.with_ymd_and_hms(2026, 12, 3, 6, minute, 0).unwrap();
+        let hour = TimeDelta::hours(1);
+        assert!(store.claim_periodic_run("retention", at(0), hour).await.unwrap(), "never ran: due");
+        assert!(!store.claim_periodic_run("retention", at(1), hour).await.unwrap(), "ran a minute ago");
+        assert!(store.claim_periodic_run("other", at(1), hour).await.unwrap(), "each job has its own");
+        let later = at(0) + hour;
+        assert!(store.claim_periodic_run("retention", later, hour).await.unwrap());
+        assert!(!store.claim_periodic_run("retention", later, hour).await.unwrap(), "a second server: not again");
+    })
+    .await;
+}

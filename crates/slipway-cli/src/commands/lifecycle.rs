@@ -96,15 +96,18 @@ pub struct GcArgs {
     /// Print the plan; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The newest digests of each project kept whatever their state.
-    #[arg(long, default_value_t = 3)]
-    keep: usize,
-    /// Tags moved more recently than this stay (`14d`, `12h`, `0s`).
-    #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = crate::duration::parse_duration)]
-    older_than: std::time::Duration,
-    /// The last released digests of each project kept for rollback.
-    #[arg(long, value_name = "K", default_value_t = 3)]
-    rollback_window: usize,
+    /// The newest digests of each project kept in each tier (default: [retention] keep, 3).
+    #[arg(long)]
+    keep: Option<usize>,
+    /// Tags moved more recently than this stay (`14d`, `12h`, `0s`; default: [retention] older_than, 14d).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    older_than: Option<std::time::Duration>,
+    /// The last released digests of each project kept for rollback (default: [retention] rollback_window, 3).
+    #[arg(long, value_name = "K")]
+    rollback_window: Option<usize>,
+    /// How long a project removed from the index keeps its tags (default: [retention] removed_grace, 30d).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    removed_grace: Option<std::time::Duration>,
     /// Who runs it, recorded in the tag history (default: $USER).
     #[arg(long)]
     by: Option<String>,
@@ -263,11 +266,16 @@ pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyh
 }
 
 pub fn gc(args: &GcArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let policy = slipway_engine::RetentionPolicy {
-        keep: args.keep,
-        older_than: chrono::TimeDelta::from_std(args.older_than).context("--older-than is too long")?,
-        rollback_window: args.rollback_window,
-    };
+    let mut policy = config.retention.policy()?;
+    let delta = |d: std::time::Duration| chrono::TimeDelta::from_std(d).context("the duration is too long");
+    policy.keep = args.keep.unwrap_or(policy.keep);
+    policy.rollback_window = args.rollback_window.unwrap_or(policy.rollback_window);
+    if let Some(older_than) = args.older_than {
+        policy.older_than = delta(older_than)?;
+    }
+    if let Some(grace) = args.removed_grace {
+        policy.removed_grace = delta(grace)?;
+    }
     runtime()?.block_on(async {
         let store = args.pipeline.store(config).await?;
         let registry = args.pipeline.registry(config);

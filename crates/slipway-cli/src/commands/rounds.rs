@@ -136,3 +136,41 @@ async fn base_digest(client: &RegistryClient, docker: Option<&Docker>, image: &s
         None => Err("only a Docker daemon knows this image, and this server runs without one (--no-workers)".into()),
     }
 }
+
+/// How often the scheduled retention run is looked at (it runs once per its interval across servers).
+pub const RETENTION_TICK: Duration = Duration::from_secs(10 * 60);
+
+/// One look at the scheduled retention run; when it is this server's turn, what it removed is logged.
+pub async fn retention_once(
+    store: &slipway_store::Store,
+    client: &RegistryClient,
+    registry: &str,
+    policy: &slipway_engine::RetentionPolicy,
+    interval: chrono::TimeDelta,
+) {
+    match slipway_engine::retention_round(store, client, registry, policy, interval, chrono::Utc::now()).await {
+        Ok(None) => {}
+        Ok(Some(report)) => {
+            for removed in &report.removed {
+                tracing::info!(
+                    repository = %removed.repository, tag = %removed.tag, digest = %removed.digest, why = %removed.why,
+                    "retention: tag removed"
+                );
+            }
+            for (drop, err) in &report.failures {
+                tracing::warn!(repository = %drop.repository, tag = %drop.tag, error = %err, "retention: tag not removed");
+            }
+            let untagged: std::collections::BTreeSet<&str> = report.removed.iter().map(|r| r.digest.as_str()).collect();
+            tracing::info!(
+                removed = report.removed.len(),
+                failed = report.failures.len(),
+                digests = untagged.len(),
+                "retention run: {} tag(s) removed from {} digest(s), {} failed",
+                report.removed.len(),
+                untagged.len(),
+                report.failures.len()
+            );
+        }
+        Err(err) => tracing::warn!(error = %err, "the retention run failed; trying again next round"),
+    }
+}

@@ -23,8 +23,8 @@ use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
 use super::reload::{IndexReloader, summary};
 use super::rounds::{
-    DIGEST_TICK, NOTIFY_TICK, SCHEDULE_TICK, announce_once, check_bases_once, digest_once, every, notify_once,
-    poll_branches_once, run_schedules_once,
+    DIGEST_TICK, NOTIFY_TICK, RETENTION_TICK, SCHEDULE_TICK, announce_once, check_bases_once, digest_once, every,
+    notify_once, poll_branches_once, retention_once, run_schedules_once,
 };
 use super::run::{Pool, Workers};
 use crate::config::Config;
@@ -74,6 +74,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_BASE_IMAGE_INTERVAL", value_name = "DURATION", default_value = "1h",
           value_parser = crate::duration::parse_duration)]
     base_image_interval: Duration,
+    /// How often the retention policy (`[retention]`) runs, once across all servers (`0s`: never;
+    /// default: [retention] interval, 1d). Each run logs the tags it removed.
+    #[arg(long, env = "SLIPWAY_GC_INTERVAL", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    gc_interval: Option<Duration>,
     /// Mail about failed (and fixed) builds to each project's notify-email through this server,
     /// `smtp://[user:password@]host[:port]`; without it no mail is sent.
     #[arg(long, env = "SLIPWAY_SMTP_URL", value_name = "URL")]
@@ -188,6 +192,23 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         let store = scheduled.clone();
         async move { run_schedules_once(&store).await }
     }));
+    let gc_interval = match args.gc_interval {
+        Some(interval) => Some(interval).filter(|i| !i.is_zero()),
+        None => config.retention.interval()?,
+    };
+    let retention = match gc_interval {
+        Some(interval) => {
+            let policy = config.retention.policy()?;
+            let every_delta = chrono::TimeDelta::from_std(interval).context("--gc-interval is too long")?;
+            let (store, client, registry) = (store.clone(), client.clone(), registry.clone());
+            writeln!(out, "running retention every {}", crate::duration::show(interval))?;
+            Some(tokio::spawn(every(interval.min(RETENTION_TICK), stop_rx.clone(), move || {
+                let (store, client, registry) = (store.clone(), client.clone(), registry.clone());
+                async move { retention_once(&store, &client, &registry, &policy, every_delta).await }
+            })))
+        }
+        None => None,
+    };
     let reloading =
         reloader.map(|reloader| tokio::spawn(reloader.run(args.index_poll_interval, index_pushed, stop_rx.clone())));
     writeln!(out, "checking git branches every {}", crate::duration::show(args.git_poll_interval))?;
@@ -249,7 +270,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     if let Some(reloading) = reloading {
         reloading.abort();
     }
-    for task in [notifier, announcer].into_iter().flatten() {
+    for task in [notifier, announcer, retention].into_iter().flatten() {
         task.abort();
     }
     store.close().await?;

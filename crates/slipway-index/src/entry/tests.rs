@@ -27,6 +27,8 @@ test-skip: False
 test-timeout: 10m
 promotion: manual
 registry: quay
+keep-candidates: 5
+keep-days: 30
 ";
 
 fn read(text: &str) -> (Entry, Vec<Diagnostic>) {
@@ -63,6 +65,7 @@ fn every_field_is_read_with_cccp_semantics() {
     assert_eq!(project.test.skip, Some(false));
     assert_eq!(project.test.timeout, Some(std::time::Duration::from_secs(600)));
     assert_eq!(project.registry.as_deref(), Some("quay"));
+    assert_eq!(project.retention, Retention { keep_candidates: Some(5), keep_days: Some(30), rollback_window: None });
     // As written, for `index show`: nothing was converted.
     let written: Vec<(&str, &Written)> = entry.written.iter().map(|(k, v)| (k.as_str(), v)).collect();
     assert!(written.contains(&("desired-tag", &Written::Text("3.10".into()))));
@@ -102,6 +105,17 @@ fn all_problems_of_an_entry_are_reported_at_once() {
     assert_eq!(found, vec![(Code::InvalidBranch, 5), (Code::InvalidEmail, 9), (Code::InvalidValue, 24)]);
     let (_, diagnostics) = read(&text);
     assert_eq!(diagnostics[2].hint.as_deref(), Some("did you mean `manual`?"));
+}
+
+#[test]
+fn retention_counts_are_whole_numbers_in_range() {
+    let text = FULL.replace("keep-candidates: 5", "keep-candidates: 0").replace("keep-days: 30", "keep-days: 2w");
+    let (entry, diagnostics) = read(&text);
+    assert!(entry.project.is_none());
+    let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("`keep-candidates` must be a whole number from 1 to 1000, found `0`"));
+    assert!(messages[1].contains("`keep-days`"), "{messages:?}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub(crate) mod image;
 pub(crate) mod job;
 pub(crate) mod log_chunk;
 pub(crate) mod mail_digest;
+pub(crate) mod periodic_run;
 pub(crate) mod project;
 pub(crate) mod project_parent;
 pub(crate) mod promotion;
