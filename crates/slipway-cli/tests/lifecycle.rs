@@ -13,7 +13,7 @@ mod scenario;
 mod serving;
 
 use scenario::{Entry, Scenario};
-use serving::{ServeGuard, address_of, http_with};
+use serving::{ServeGuard, address_of, http_with, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
 fn dockerfile(version: &str) -> String {
@@ -215,19 +215,9 @@ fn the_api_revokes_and_lists_by_state() {
     assert!(created.status.success());
     let token = String::from_utf8_lossy(&created.stdout).trim().to_string();
 
-    let mut serve = s
-        .command(&["serve", "--no-workers", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("slipway serve starts");
-    let stdout = serve.stdout.take().expect("its output");
-    let address = std::io::BufRead::lines(std::io::BufReader::new(stdout))
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.strip_prefix("serving the UI at http://").map(|r| r.split('/').next().unwrap_or("").to_string())
-        })
-        .expect("serve prints its address");
+    let serve_args = ["serve", "--no-workers", "--listen", "127.0.0.1:0"];
+    let mut serve = spawn_serve(&mut s.command(&serve_args), std::process::Stdio::null());
+    let address = address_of(&mut serve);
     let base = format!("/api/v1/projects/{}/web/latest", s.app);
     let revoke = format!(r#"{{"digest":"{d2}","reason":"leaks a key"}}"#);
     let unauthorized = http(&address, "POST", &format!("{base}/revoke"), None, &revoke);
@@ -251,6 +241,52 @@ fn the_api_revokes_and_lists_by_state() {
     assert!(refused.starts_with("HTTP/1.1 409") && refused.contains("revoked"), "{refused}");
     assert!(page.contains(&format!(r#"<code id="stable" title="{d1}">"#)), "the page shows what is stable");
     assert!(page.contains("revoked by release-manager (api): leaks a key"), "and what was revoked, why");
+}
+
+#[test]
+fn the_project_page_buttons_roll_back_and_revoke() {
+    let Released { s, latest, d1, d2, .. } = two_releases("uilife");
+    let created = s.slipway(&["token", "create", "release-manager"]);
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let serve_args = ["serve", "--no-workers", "--listen", "127.0.0.1:0"];
+    let mut serve = spawn_serve(&mut s.command(&serve_args), std::process::Stdio::null());
+    let serving = ServeGuard(&mut serve);
+    let address = address_of(serving.0);
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let login = http_with(&address, "POST", "/login", &form, &format!("token={token}"));
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let signed_in = [("Cookie", cookie.as_str()), form[0]];
+    let project = format!("/projects/{}/web/latest", s.app);
+    let page = http_with(&address, "GET", &project, &signed_in, "");
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's forms carry the CSRF value")
+        .to_string();
+    assert!(page.contains(r#"id="rollback""#) && page.contains(r#"class="revoke""#), "the buttons are there");
+
+    let forged = http_with(&address, "POST", &format!("{project}/rollback"), &signed_in, "reason=x");
+    assert!(forged.starts_with("HTTP/1.1 403"), "no CSRF value, no rollback: {forged}");
+    assert_eq!(pull_digest(&latest), d2);
+    let rolled =
+        http_with(&address, "POST", &format!("{project}/rollback"), &signed_in, &format!("csrf={csrf}&reason=slow"));
+    assert!(rolled.starts_with("HTTP/1.1 303"), "{rolled}");
+    assert_eq!(pull_digest(&latest), d1, "one button rolls back");
+    let body = format!("csrf={csrf}&digest={}&reason=broken+build", d2.replace(':', "%3A"));
+    let revoked = http_with(&address, "POST", &format!("{project}/revoke"), &signed_in, &body);
+    assert!(revoked.starts_with("HTTP/1.1 303"), "{revoked}");
+    let page = http_with(&address, "GET", &project, &signed_in, "");
+    drop(serving);
+    assert!(page.contains("revoked by release-manager (web): broken build"), "{page}");
+    let listed = images(&s, &["--project", &s.image("web"), "--state", "revoked"]);
+    assert_eq!(listed[0]["digest"], d2.as_str());
+    assert_eq!(pull_digest(&latest), d1);
 }
 
 /// One HTTP/1.1 request to `address`, with a bearer `token` if given; the whole answer, head and body.
@@ -313,12 +349,7 @@ fn scheduled_retention_runs_in_serve_and_cleans_up_a_removed_project_after_its_g
     let log_path = s.data_dir().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("the log file");
     let args = ["serve", "--index", &index, "--index-poll-interval", "1s", "--listen", "127.0.0.1:0", "--no-workers"];
-    let mut serve = s
-        .command(&[&args[..], &["--gc-interval", "1s"]].concat())
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("slipway serve starts");
+    let mut serve = spawn_serve(&mut s.command(&[&args[..], &["--gc-interval", "1s"]].concat()), log.into());
     let serving = ServeGuard(&mut serve);
     address_of(serving.0);
     let server_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -347,13 +378,17 @@ fn a_set_is_released_all_or_none() {
     let mut s = Scenario::new("set");
     for job in ["base", "app"] {
         s.repo(job, &[("Dockerfile", &dockerfile(&format!("{job} v1")))]);
-        s.project(Entry { extra: "    promotion: manual\n", ..Entry::new(job) });
     }
+    s.project(Entry { extra: "    promotion: manual\n", ..Entry::new("base") });
+    s.project(Entry { extra: "    promotion: manual\n", depends_on: "APP/base:latest", ..Entry::new("app") });
     assert!(s.run().status.success());
     let (base, app) = (s.image("base"), s.image("app"));
     let latest = |job: &str| format!("{}:latest", s.repository(job));
-    let together = s.slipway(&["promote", &base, &app]);
-    assert!(together.status.success(), "{}", String::from_utf8_lossy(&together.stderr));
+    // A parent and its children in the index, as one set.
+    let together = s.slipway(&["promote", &base, "--with-children"]);
+    let said = String::from_utf8_lossy(&together.stdout);
+    assert!(together.status.success(), "{said}{}", String::from_utf8_lossy(&together.stderr));
+    assert!(said.contains(&format!("{app}: in the set, as a child")), "{said}");
     let (base_v1, app_v1) = (pull_digest(&latest("base")), pull_digest(&latest("app")));
 
     for job in ["base", "app"] {

@@ -12,7 +12,7 @@ mod serving;
 use std::time::{Duration, Instant};
 
 use scenario::{Entry, Scenario};
-use serving::{ServeGuard, address_of, http_with, succeeded};
+use serving::{ServeGuard, address_of, http_with, spawn_serve, succeeded};
 use slipway_e2e::harness::{Auth, LocalTags, Registry, build_image, free_port, pull_digest, unique_name};
 
 const SECRET: &str = "registry-event-secret";
@@ -74,13 +74,9 @@ fn a_push_made_elsewhere_is_tagged_then_tested_and_delivered_by_digest() {
     let index = s.index_dir().display().to_string();
     let listen = format!("127.0.0.1:{port}");
     let args = ["serve", "--index", &index, "--listen", &listen, "--workers", "1", "--git-poll-interval", "1h"];
-    let mut serve = s
-        .command(&args)
-        .env("SLIPWAY_REGISTRY_EVENT_SECRET", SECRET)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("slipway serve starts");
+    let mut command = s.command(&args);
+    command.env("SLIPWAY_REGISTRY_EVENT_SECRET", SECRET);
+    let mut serve = spawn_serve(&mut command, std::process::Stdio::null());
     let serving = ServeGuard(&mut serve);
     let address = address_of(serving.0);
     let first = succeeded(&s, "web", 1, Instant::now());

@@ -12,7 +12,7 @@ mod scenario;
 mod serving;
 
 use scenario::{Db, Entry, Scenario};
-use serving::{ServeGuard, address_of, http_with, succeeded};
+use serving::{ServeGuard, address_of, http_with, spawn_serve, succeeded};
 use slipway_e2e::harness::pull_digest;
 
 /// `slipway serve` on any free port with one worker, its branch polling set to an hour (so only what a test
@@ -294,12 +294,7 @@ fn serve_quietly(s: &Scenario, args: &[&str]) -> std::process::Child {
 
 /// `slipway serve ARGS` with push webhooks signed by "hook-secret", its output piped for [`address_of`].
 fn serve_with_hooks(s: &Scenario, args: &[&str]) -> std::process::Child {
-    s.command(args)
-        .env("SLIPWAY_WEBHOOK_SECRET", "hook-secret")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("slipway serve starts")
+    spawn_serve(s.command(args).env("SLIPWAY_WEBHOOK_SECRET", "hook-secret"), std::process::Stdio::null())
 }
 
 /// Sends a GitHub push event for `commit` of the repository at `url`, signed with "hook-secret"; the answer.

@@ -1,7 +1,8 @@
-//! The writes people make, shared by the UI's forms and the API: rebuild, cancel, and release a build's rc.
+//! The writes people make, shared by the UI's forms and the API: rebuild, cancel, release a build's rc, and
+//! revoke or roll back a project's images.
 
 use serde::Serialize;
-use slipway_engine::{ReleaseError, Trigger, release_build, request};
+use slipway_engine::{LifecycleError, ReleaseError, Trigger, release_build, request};
 use slipway_store::{Build, Project};
 
 use crate::error::WebError;
@@ -106,4 +107,68 @@ async fn promote(state: &AppState, project: &Project, build: &Build, by: &str) -
         build: build.id,
         number: build.number,
     })
+}
+
+/// What a revoke or rollback changed.
+#[derive(Debug, Serialize)]
+pub(crate) struct TagsMoved {
+    pub(crate) message: String,
+    /// Each tag changed, with the digest it now holds (`null`: removed).
+    pub(crate) tags: Vec<(String, Option<String>)>,
+}
+
+/// Revokes `digest` of `project` for `by`, with `reason` (required).
+pub(crate) async fn revoke_digest(
+    state: &AppState,
+    project: &Project,
+    digest: &str,
+    reason: &str,
+    by: &str,
+) -> Result<TagsMoved, WebError> {
+    if reason.trim().is_empty() {
+        return Err(WebError::BadRequest("a revoke needs a reason".into()));
+    }
+    let client = registry_client(state)?;
+    let registry = &state.config().registry;
+    let done = slipway_engine::revoke(state.store(), client, registry, &project.image, digest, by, reason)
+        .await
+        .map_err(lifecycle_error)?;
+    state.dashboard_changed();
+    tracing::info!(project.image = %project.image, image.digest = %done.digest, by, reason, "revoked");
+    let message = format!("{}@{} revoked: {reason}", done.repository, done.digest);
+    Ok(TagsMoved { message, tags: done.changes.into_iter().map(|c| (c.tag, c.digest)).collect() })
+}
+
+/// Rolls `project`'s release tag back (to `to`, or the previous release) for `by`.
+pub(crate) async fn roll_back(
+    state: &AppState,
+    project: &Project,
+    to: Option<&str>,
+    reason: Option<&str>,
+    by: &str,
+) -> Result<TagsMoved, WebError> {
+    let client = registry_client(state)?;
+    let registry = &state.config().registry;
+    let done = slipway_engine::rollback(state.store(), client, registry, &project.image, to, by, reason)
+        .await
+        .map_err(lifecycle_error)?;
+    state.dashboard_changed();
+    tracing::info!(project.image = %project.image, image.digest = %done.to, by, "rolled back");
+    let message = format!("{}:{} rolled back to {}", done.repository, done.tag, done.to);
+    Ok(TagsMoved { message, tags: vec![(done.tag, Some(done.to))] })
+}
+
+fn registry_client(state: &AppState) -> Result<&slipway_registry::RegistryClient, WebError> {
+    state.inner.registry.as_ref().ok_or_else(|| WebError::Unavailable("this server has no registry client".into()))
+}
+
+/// A refusal is the caller's to fix (409 or 400); a registry failure is 503.
+fn lifecycle_error(err: LifecycleError) -> WebError {
+    match err {
+        LifecycleError::Store(e) => WebError::from(e),
+        LifecycleError::UnknownDigest { .. } => WebError::NotFound(err.to_string()),
+        LifecycleError::BadDigest(_) | LifecycleError::BadReference { .. } => WebError::BadRequest(err.to_string()),
+        LifecycleError::Registry { .. } => WebError::Unavailable(err.to_string()),
+        _ => WebError::Conflict(err.to_string()),
+    }
 }

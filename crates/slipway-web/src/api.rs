@@ -8,10 +8,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use slipway_engine::LifecycleError;
 use slipway_store::{Build, Image, QaState};
 
-use crate::actions::{Action, Done, perform, rebuild};
+use crate::actions::{Action, Done, TagsMoved, perform, rebuild, revoke_digest, roll_back};
 use crate::auth::Caller;
 use crate::error::{ApiError, WebError};
 use crate::logs::{raw_api, stream_api};
@@ -172,39 +171,15 @@ pub(crate) struct RollbackRequest {
     reason: Option<String>,
 }
 
-/// What a revoke or rollback changed.
-#[derive(Debug, Serialize)]
-pub(crate) struct TagsMoved {
-    message: String,
-    /// Each tag changed, with the digest it now holds (`null`: removed).
-    tags: Vec<(String, Option<String>)>,
-}
-
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path((app, job, tag)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<TagsMoved>, ApiError> {
-    let (by, request, project, client) =
-        lifecycle_call::<RevokeRequest>(&state, &caller, (app, job, tag), &body).await?;
-    if request.reason.trim().is_empty() {
-        return Err(WebError::BadRequest("a revoke needs a reason".into()).into());
-    }
-    let done = slipway_engine::revoke(
-        state.store(),
-        client,
-        &state.config().registry,
-        &project.image,
-        &request.digest,
-        &format!("{by} (api)"),
-        &request.reason,
-    )
-    .await
-    .map_err(lifecycle_error)?;
-    state.dashboard_changed();
-    let message = format!("{}@{} revoked: {}", done.repository, done.digest, request.reason);
-    Ok(Json(TagsMoved { message, tags: done.changes.into_iter().map(|c| (c.tag, c.digest)).collect() }))
+    let (by, request, project) = lifecycle_call::<RevokeRequest>(&state, &caller, (app, job, tag), &body).await?;
+    let by = format!("{by} (api)");
+    Ok(Json(revoke_digest(&state, &project, &request.digest, &request.reason, &by).await?))
 }
 
 async fn rollback(
@@ -213,56 +188,28 @@ async fn rollback(
     Path((app, job, tag)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Result<Json<TagsMoved>, ApiError> {
-    let (by, request, project, client) =
-        lifecycle_call::<RollbackRequest>(&state, &caller, (app, job, tag), &body).await?;
-    let done = slipway_engine::rollback(
-        state.store(),
-        client,
-        &state.config().registry,
-        &project.image,
-        request.to.as_deref(),
-        &format!("{by} (api)"),
-        request.reason.as_deref(),
-    )
-    .await
-    .map_err(lifecycle_error)?;
-    state.dashboard_changed();
-    let message = format!("{}:{} rolled back to {}", done.repository, done.tag, done.to);
-    Ok(Json(TagsMoved { message, tags: vec![(done.tag, Some(done.to))] }))
+    let (by, request, project) = lifecycle_call::<RollbackRequest>(&state, &caller, (app, job, tag), &body).await?;
+    let by = format!("{by} (api)");
+    Ok(Json(roll_back(&state, &project, request.to.as_deref(), request.reason.as_deref(), &by).await?))
 }
 
-/// What a revoke or rollback needs: the writer (checked first), the request, the project, the registry.
-async fn lifecycle_call<'s, T: serde::de::DeserializeOwned>(
-    state: &'s AppState,
+/// What a revoke or rollback needs: the writer (checked first), the request and the project.
+async fn lifecycle_call<T: serde::de::DeserializeOwned>(
+    state: &AppState,
     caller: &Caller,
     (app, job, tag): (String, String, String),
     body: &[u8],
-) -> Result<(String, T, slipway_store::Project, &'s slipway_registry::RegistryClient), WebError> {
+) -> Result<(String, T, slipway_store::Project), WebError> {
     let by = caller.api_writer()?.to_string();
     let request = json_body(body)?;
     let project = find_project(state, &app, &job, &tag).await?;
-    Ok((by, request, project, registry_client(state)?))
+    Ok((by, request, project))
 }
 
 /// The request's JSON body, read after the caller was found allowed to write (a stranger learns nothing of
 /// what the body should be).
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
     serde_json::from_slice(body).map_err(|e| WebError::BadRequest(format!("the body is not the JSON expected: {e}")))
-}
-
-fn registry_client(state: &AppState) -> Result<&slipway_registry::RegistryClient, WebError> {
-    state.inner.registry.as_ref().ok_or_else(|| WebError::Unavailable("this server has no registry client".into()))
-}
-
-/// A refusal is the caller's to fix (409 or 400); a registry failure is 503.
-fn lifecycle_error(err: LifecycleError) -> WebError {
-    match err {
-        LifecycleError::Store(e) => WebError::from(e),
-        LifecycleError::UnknownDigest { .. } => WebError::NotFound(err.to_string()),
-        LifecycleError::BadDigest(_) | LifecycleError::BadReference { .. } => WebError::BadRequest(err.to_string()),
-        LifecycleError::Registry { .. } => WebError::Unavailable(err.to_string()),
-        _ => WebError::Conflict(err.to_string()),
-    }
 }
 
 /// The build and its project, for an action by `caller`.

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::dashboard::page))
         .route(project, get(pages::project::page))
+        .route(&format!("{project}/{{action}}"), post(pages::actions::submit_image))
         .route(build, get(pages::build::page))
         .route(&format!("{build}/logs/{{stage}}"), get(logs::raw_page))
         .route(&format!("{build}/logs/{{stage}}/stream"), get(logs::stream_page))

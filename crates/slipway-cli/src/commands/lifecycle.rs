@@ -84,6 +84,10 @@ pub struct PromoteArgs {
     /// Release it even though a newer build is released.
     #[arg(long)]
     force: bool,
+    /// Release the images' descendants in the index in the same set (those with a build waiting at rc),
+    /// parents first.
+    #[arg(long)]
+    with_children: bool,
     /// Who releases (default: $USER).
     #[arg(long)]
     by: Option<String>,
@@ -232,22 +236,31 @@ pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyh
     runtime()?.block_on(async {
         let store = args.pipeline.store(config).await?;
         let mut build_ids = Vec::with_capacity(args.images.len());
+        let mut named = Vec::with_capacity(args.images.len());
         for image in &args.images {
             let project = project_named(&store, image).await?;
+            named.push(project.image.clone());
             build_ids.push(match args.build {
                 Some(number) => store.build_by_number(project.id, number).await?.id,
-                None => store
-                    .images(Some(project.id), Some(QaState::Rc))
-                    .await?
-                    .first()
-                    .map(|image| image.build_id)
-                    .with_context(|| {
-                        format!(
-                            "no build of {} waits at rc; `slipway images --project {}` lists its images",
-                            project.image, project.image
-                        )
-                    })?,
+                None => waiting_at_rc(&store, &project).await?.with_context(|| {
+                    format!(
+                        "no build of {} waits at rc; `slipway images --project {}` lists its images",
+                        project.image, project.image
+                    )
+                })?,
             });
+        }
+        if args.with_children {
+            for (child, build) in children_at_rc(&store, &named).await? {
+                match build {
+                    Some(build) if !build_ids.contains(&build) => {
+                        writeln!(out, "{child}: in the set, as a child")?;
+                        build_ids.push(build);
+                    }
+                    Some(_) => {}
+                    None => writeln!(out, "{child}: no build waits at rc; left out of the set")?,
+                }
+            }
         }
         let client = RegistryClient::new(config.client_config()?)?;
         let registry = args.pipeline.registry(config);
@@ -263,6 +276,29 @@ pub fn promote(args: &PromoteArgs, config: &Config, out: &mut dyn Write) -> anyh
         store.close().await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The newest build of `project` whose image waits at rc.
+async fn waiting_at_rc(store: &Store, project: &slipway_store::Project) -> anyhow::Result<Option<i64>> {
+    Ok(store.images(Some(project.id), Some(QaState::Rc)).await?.first().map(|image| image.build_id))
+}
+
+/// The descendants of `images` in the index, parents first, each with its build waiting at rc if any.
+async fn children_at_rc(store: &Store, images: &[String]) -> anyhow::Result<Vec<(String, Option<i64>)>> {
+    let graph = slipway_engine::ProjectGraph::new(store.project_graph().await?);
+    let mut found: Vec<(String, Option<i64>)> = Vec::new();
+    for image in images {
+        let Some(root) = graph.node(image) else { continue };
+        for node in graph.cascade(root).into_iter().flatten() {
+            let child = graph.project(node);
+            if images.contains(&child.image) || found.iter().any(|(seen, _)| seen == &child.image) {
+                continue;
+            }
+            let project = store.project(child.id).await?;
+            found.push((child.image.clone(), waiting_at_rc(store, &project).await?));
+        }
+    }
+    Ok(found)
 }
 
 pub fn gc(args: &GcArgs, config: &Config, out: &mut dyn Write) -> anyhow::Result<ExitCode> {

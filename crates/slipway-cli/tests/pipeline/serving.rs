@@ -2,6 +2,11 @@
 
 use super::scenario::Scenario;
 
+/// Starts `command` (a `slipway serve`), its output piped for [`address_of`] and its log to `log`.
+pub fn spawn_serve(command: &mut std::process::Command, log: std::process::Stdio) -> std::process::Child {
+    command.stdout(std::process::Stdio::piped()).stderr(log).spawn().expect("slipway serve starts")
+}
+
 /// The address `slipway serve` prints it serves at.
 pub fn address_of(serve: &mut std::process::Child) -> String {
     let stdout = serve.stdout.take().expect("its output");
