@@ -107,6 +107,10 @@ fn revoke_and_rollback_move_the_release_tag_by_digest() {
     let states: Vec<(&str, &str)> =
         all.iter().map(|i| (i["digest"].as_str().unwrap_or(""), i["state"].as_str().unwrap_or(""))).collect();
     assert_eq!(states, [(d2.as_str(), "released"), (d1.as_str(), "released")]);
+    let evidence = &all[0]["evidence"];
+    assert_eq!(evidence["build"], 2, "{evidence:#}");
+    assert!(evidence["tests"]["passed"].as_u64().is_some_and(|n| n > 0), "the tests it passed: {evidence:#}");
+    assert!(evidence["moved_to"].is_string() && evidence["moved_by"].is_string(), "who moved it: {evidence:#}");
     let stable = images(&s, &["--project", &image, "--state", "released", "--newest"]);
     assert_eq!(stable.len(), 1);
     assert_eq!(stable[0]["digest"], d2.as_str());

@@ -54,7 +54,7 @@ pub use projects::{NewProject, Project};
 pub use queue::{BuildOutcome, ClaimedJob, QueueCounts};
 pub use registry_events::{EventClaim, NewRegistryEvent, RegistryEvent};
 pub use requests::{ProjectNode, Requested};
-pub use results::{Finding, NewFinding, NewTestResult, TestResultRow};
+pub use results::{Finding, ImageEvidence, NewFinding, NewTestResult, TestResultRow};
 pub use stages::Stage;
 pub use states::{BuildState, JobState, ParseStateError, QaState, Severity, StageKind, StageState, TestResult};
 

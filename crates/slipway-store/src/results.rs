@@ -1,5 +1,8 @@
 //! What a build found: test results and findings (lint warnings, scan results).
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
@@ -127,5 +130,41 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// What a digest's QA state rests on: its build's test results and scan findings, and the last move of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImageEvidence {
+    /// The number of the build that recorded the digest.
+    pub build: i64,
+    /// Test results by outcome (`passed`, `failed`, `errored`, `skipped`).
+    pub tests: BTreeMap<String, usize>,
+    /// Lint and scan findings by severity (`error`, `warning`, `info`).
+    pub findings: BTreeMap<String, usize>,
+    /// The tier it was last moved to (`rc`, `release`, `revoked`…), by whom and when.
+    pub moved_to: Option<String>,
+    pub moved_by: Option<String>,
+    pub moved_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The evidence behind `image`'s QA state.
+    pub async fn image_evidence(&self, image: &crate::Image) -> Result<ImageEvidence, StoreError> {
+        let build = self.build(image.build_id).await?;
+        let mut evidence = ImageEvidence { build: build.number, ..ImageEvidence::default() };
+        for test in self.test_results(image.build_id).await? {
+            *evidence.tests.entry(test.result.as_str().to_string()).or_default() += 1;
+        }
+        for finding in self.findings(image.build_id).await? {
+            *evidence.findings.entry(finding.severity.as_str().to_string()).or_default() += 1;
+        }
+        let promotions = self.promotions(image.build_id).await?;
+        if let Some(last) = promotions.iter().rev().find(|p| p.succeeded && p.image_id == image.id) {
+            evidence.moved_to = Some(last.to_tier.clone());
+            evidence.moved_by = Some(last.by.clone());
+            evidence.moved_at = Some(last.at);
+        }
+        Ok(evidence)
     }
 }

@@ -143,7 +143,7 @@ async fn images(
     caller: Caller,
     Path((app, job, tag)): Path<(String, String, String)>,
     Query(query): Query<ImagesQuery>,
-) -> Result<Json<Vec<Image>>, ApiError> {
+) -> Result<Json<Vec<ImageAnswer>>, ApiError> {
     caller.may_read(&state)?;
     let project = find_project(&state, &app, &job, &tag).await?;
     let qa_state = match &query.state {
@@ -156,7 +156,20 @@ async fn images(
     if query.newest {
         images.truncate(1);
     }
-    Ok(Json(images))
+    let mut answered = Vec::with_capacity(images.len());
+    for image in images {
+        let evidence = state.store().image_evidence(&image).await?;
+        answered.push(ImageAnswer { image, evidence });
+    }
+    Ok(Json(answered))
+}
+
+/// A digest with what its QA state rests on.
+#[derive(Serialize)]
+struct ImageAnswer {
+    #[serde(flatten)]
+    image: Image,
+    evidence: slipway_store::ImageEvidence,
 }
 
 #[derive(Debug, Deserialize)]

@@ -119,6 +119,24 @@ pub struct GcArgs {
     pipeline: PipelineArgs,
 }
 
+/// `build #4 · tests: 3 passed · findings: 1 warning · moved to release by alice`.
+fn evidence_line(evidence: &slipway_store::ImageEvidence) -> String {
+    let counts = |map: &BTreeMap<String, usize>| {
+        let parts: Vec<String> = map.iter().map(|(what, n)| format!("{n} {what}")).collect();
+        if parts.is_empty() { "none".to_string() } else { parts.join(", ") }
+    };
+    let mut line = format!(
+        "build #{} · tests: {} · findings: {}",
+        evidence.build,
+        counts(&evidence.tests),
+        counts(&evidence.findings)
+    );
+    if let (Some(to), Some(by)) = (&evidence.moved_to, &evidence.moved_by) {
+        line.push_str(&format!(" · moved to {to} by {by}"));
+    }
+    line
+}
+
 fn who(by: Option<&String>) -> String {
     by.cloned().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into())
 }
@@ -143,11 +161,16 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
         }
         let names: BTreeMap<i64, String> = store.projects().await?.into_iter().map(|p| (p.id, p.image)).collect();
         let tags = tags_by_digest(&store, &images).await?;
+        let mut evidence = Vec::with_capacity(images.len());
+        for image in &images {
+            evidence.push(store.image_evidence(image).await?);
+        }
         match args.format {
             Format::Json => {
                 let rows: Vec<serde_json::Value> = images
                     .iter()
-                    .map(|image| {
+                    .zip(&evidence)
+                    .map(|(image, evidence)| {
                         json!({
                             "project": names.get(&image.project_id),
                             "repository": image.repository,
@@ -159,6 +182,7 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
                             "revoked_by": image.revoked_by,
                             "revoked_reason": image.revoked_reason,
                             "revoked_at": image.revoked_at,
+                            "evidence": evidence,
                         })
                     })
                     .collect();
@@ -168,7 +192,7 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
                 if images.is_empty() {
                     writeln!(out, "no images match")?;
                 }
-                for image in &images {
+                for (image, evidence) in images.iter().zip(&evidence) {
                     let project = names.get(&image.project_id).map_or("?", String::as_str);
                     let held = tags.get(&(image.repository.clone(), image.digest.clone())).cloned().unwrap_or_default();
                     writeln!(
@@ -179,6 +203,7 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
                         image.created_at.format("%Y-%m-%d %H:%M"),
                         if held.is_empty() { "-".to_string() } else { held.join(", ") }
                     )?;
+                    writeln!(out, "{:<32} {}", "", evidence_line(evidence))?;
                     if let Some(reason) = &image.revoked_reason {
                         writeln!(out, "{:<32} revoked by {}: {reason}", "", image.revoked_by.as_deref().unwrap_or("?"))?;
                     }
