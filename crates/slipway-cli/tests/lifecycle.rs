@@ -12,13 +12,9 @@ mod scenario;
 #[path = "pipeline/serving.rs"]
 mod serving;
 
-use scenario::{Entry, Scenario};
+use scenario::{Entry, Scenario, dockerfile};
 use serving::{ServeGuard, address_of, http_with, spawn_serve};
 use slipway_e2e::harness::pull_digest;
-
-fn dockerfile(version: &str) -> String {
-    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
-}
 
 /// Builds what is queued, as a worker would.
 fn work(s: &Scenario) {

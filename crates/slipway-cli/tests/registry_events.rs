@@ -11,15 +11,11 @@ mod serving;
 
 use std::time::{Duration, Instant};
 
-use scenario::{Entry, Scenario};
+use scenario::{Entry, Scenario, dockerfile};
 use serving::{ServeGuard, address_of, http_with, spawn_serve, succeeded};
 use slipway_e2e::harness::{Auth, LocalTags, Registry, build_image, free_port, pull_digest, unique_name};
 
 const SECRET: &str = "registry-event-secret";
-
-fn dockerfile(version: &str) -> String {
-    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
-}
 
 /// `GET /v2/NAME/manifests/TAG` on the registry: the digest it answers with, if the tag exists.
 fn tag_digest(registry: &Registry, name: &str, tag: &str) -> Option<String> {

@@ -11,17 +11,13 @@ mod scenario;
 #[path = "pipeline/serving.rs"]
 mod serving;
 
-use scenario::{Db, Entry, Scenario};
+use scenario::{Db, Entry, Scenario, dockerfile};
 use serving::{ServeGuard, address_of, http_with, spawn_serve, succeeded};
 use slipway_e2e::harness::pull_digest;
 
 /// `slipway serve` on any free port with one worker, its branch polling set to an hour (so only what a test
 /// does rebuilds within it).
 const ONE_WORKER_NO_POLLING: [&str; 6] = ["--listen", "127.0.0.1:0", "--workers", "1", "--git-poll-interval", "1h"];
-
-fn dockerfile(version: &str) -> String {
-    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
-}
 
 fn causes(project: &serde_json::Value) -> Vec<String> {
     project["causes"]

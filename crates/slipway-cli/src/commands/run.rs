@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
-        let local = Pool::connect(config, &args.pipeline).await?;
+        let local = Pool::connect(config, &args.pipeline, None).await?;
         let (store, registry) = (&local.store, &local.registry);
         let queued = enqueue_plan(store, &plan, "slipway run", 3).await?;
         writeln!(out, "queued {} build(s) from {}, delivering to {registry}", queued.len(), path.display())?;
@@ -86,17 +86,26 @@ pub(crate) struct Pool {
     pub registry: String,
     pub docker: Docker,
     pub client: RegistryClient,
+    /// How long a claimed build is held without a heartbeat before another worker may take it.
+    pub lease: Option<Duration>,
 }
 
 pub(crate) type Workers = tokio::task::JoinSet<Result<WorkerExit, slipway_store::StoreError>>;
 
 impl Pool {
-    pub(crate) async fn connect(config: &Config, pipeline: &PipelineArgs) -> anyhow::Result<Pool> {
+    /// Connects to the database, the registry and the Docker daemon at `docker` (default: `DOCKER_HOST` or the
+    /// local socket).
+    pub(crate) async fn connect(
+        config: &Config,
+        pipeline: &PipelineArgs,
+        docker: Option<&str>,
+    ) -> anyhow::Result<Pool> {
         Ok(Pool {
             store: pipeline.store(config).await?,
             registry: pipeline.registry(config),
-            docker: Docker::connect(None).await.context("Docker is needed to build: is dockerd running?")?,
+            docker: Docker::connect(docker).await.context("Docker is needed to build: is dockerd running?")?,
             client: RegistryClient::new(config.client_config()?)?,
+            lease: None,
         })
     }
 
@@ -120,6 +129,9 @@ impl Pool {
         for n in 0..workers {
             let mut settings = worker_settings(config, pipeline, &self.registry, n);
             settings.registry_slots = registry_slots.clone();
+            if let Some(lease) = self.lease {
+                settings.lease = lease;
+            }
             let worker = Worker::new(self.store.clone(), self.docker.clone(), self.client.clone(), settings);
             pool.spawn(run_worker(worker, stop.clone(), until_idle));
         }

@@ -163,7 +163,8 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     };
     let mut pool = Workers::new();
     if let Some(docker) = docker {
-        let local = Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone() };
+        let local =
+            Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone(), lease: None };
         let (workers, started) = local.start(config, &args.pipeline, args.workers, &stop_rx, false);
         pool = started;
         writeln!(out, "{workers} worker(s) building for {registry}")?;

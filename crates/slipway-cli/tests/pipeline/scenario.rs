@@ -207,3 +207,9 @@ fn postgres_database(name: &str) -> String {
     let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
     format!("{base}/{db}")
 }
+
+/// A Dockerfile whose image prints `version` (from /built).
+#[allow(dead_code)]
+pub fn dockerfile(version: &str) -> String {
+    format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
+}
