@@ -1,5 +1,6 @@
--- Leases the next job a worker may run: the highest priority, then the oldest, among jobs that are queued or
--- whose lease lapsed, and whose build's parents have all succeeded. One statement: the caller runs it in a
+-- Leases the next job a worker may run: the highest priority, then the oldest, among the jobs WHICH names
+-- (those whose lease lapsed, then those queued: two index range scans rather than one scan of every job) and
+-- whose build's parents have all succeeded. One statement: the caller runs it in a
 -- BEGIN IMMEDIATE transaction on SQLite (one writer at a time), and on PostgreSQL the lock marker below becomes
 -- FOR UPDATE SKIP LOCKED, so concurrent claimers pass each other's rows instead of waiting for them.
 -- $1 worker, $2 lease until, $3 now. SET sees the old row, so the CASE names the worker whose lease lapsed.
@@ -13,7 +14,7 @@ SET state = 'running',
 WHERE id = (
     SELECT j.id
     FROM jobs j
-    WHERE (j.state = 'queued' OR (j.state = 'running' AND j.lease_until < $3))
+    WHERE /*WHICH*/
       AND j.attempts < j.max_attempts
       AND NOT EXISTS (
           SELECT 1

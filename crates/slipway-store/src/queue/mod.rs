@@ -45,6 +45,10 @@ pub struct QueueCounts {
     pub running: u64,
 }
 
+/// The jobs a claim looks at, in turn.
+const LAPSED: &str = "j.state = 'running' AND j.lease_until < $3";
+const QUEUED: &str = "j.state = 'queued'";
+
 impl Store {
     /// Leases the next runnable build to `worker` for `lease`, or `None` when nothing may run now.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
@@ -57,10 +61,20 @@ impl Store {
             Backend::Postgres => include_str!("claim.sql").replace("/*LOCK*/", "FOR UPDATE SKIP LOCKED"),
             Backend::Sqlite => include_str!("claim.sql").to_string(),
         };
-        let statement =
-            Statement::from_sql_and_values(self.db_backend(), sql, [worker.into(), until.into(), now.into()]);
-        let rows = txn.query_all_raw(statement).await.context(what)?;
-        let Some(row) = rows.first() else {
+        // A build whose worker was lost goes first (it started long ago), then the queue in priority order.
+        let mut row = None;
+        for which in [LAPSED, QUEUED] {
+            let statement = Statement::from_sql_and_values(
+                self.db_backend(),
+                sql.replace("/*WHICH*/", which),
+                [worker.into(), until.into(), now.into()],
+            );
+            row = txn.query_all_raw(statement).await.context(what)?.into_iter().next();
+            if row.is_some() {
+                break;
+            }
+        }
+        let Some(row) = row else {
             txn.commit().await.context(what)?;
             return Ok(None);
         };
