@@ -13,7 +13,7 @@ mod stages;
 
 use std::sync::Arc;
 
-use slipway_docker::Docker;
+use slipway_docker::{Docker, RegistryAuth};
 use slipway_git::MirrorCache;
 use slipway_registry::RegistryClient;
 use slipway_store::Store;
@@ -35,5 +35,13 @@ impl Worker {
     pub fn new(store: Store, docker: Docker, registry: RegistryClient, settings: WorkerSettings) -> Self {
         let mirrors = Arc::new(MirrorCache::new(settings.mirrors_dir()));
         Worker { store, docker, registry, mirrors, settings: Arc::new(settings) }
+    }
+
+    /// What the Docker daemon presents to the registry of `image` (a reference or a repository) when it pushes
+    /// or pulls: the credentials configured for that registry, if any (the daemon keeps none of its own).
+    pub(crate) fn docker_auth(&self, image: &str) -> Option<RegistryAuth> {
+        let host = image.split('/').next().filter(|_| slipway_oci_name::names_registry(image))?;
+        let credentials = self.registry.credentials(host)?;
+        Some(RegistryAuth { username: credentials.username.clone(), password: credentials.password().to_string() })
     }
 }

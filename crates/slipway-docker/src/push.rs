@@ -18,6 +18,18 @@ pub struct RegistryAuth {
     pub password: String,
 }
 
+impl RegistryAuth {
+    /// What the daemon sends `registry` (`X-Registry-Auth`).
+    pub(crate) fn for_registry(&self, registry: &str) -> DockerCredentials {
+        DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.clone()),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        }
+    }
+}
+
 impl fmt::Debug for RegistryAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryAuth").field("username", &self.username).field("password", &"<redacted>").finish()
@@ -72,12 +84,7 @@ impl Docker {
         let registry = registry_of(repository);
         // Without `tag`, the daemon would push every local tag of the repository.
         let options = PushImageOptionsBuilder::default().tag(tag).build();
-        let credentials = auth.map(|a| DockerCredentials {
-            username: Some(a.username.clone()),
-            password: Some(a.password.clone()),
-            serveraddress: Some(registry.clone()),
-            ..Default::default()
-        });
+        let credentials = auth.map(|a| a.for_registry(&registry));
         let mut stream = self.api().push_image(repository, Some(options), credentials);
         let mut statuses = StatusFilter::default();
         let mut reported = None;
@@ -174,7 +181,7 @@ fn kind_of(message: &str) -> Kind {
 }
 
 /// The registry host of a repository name: its first component when that looks like a host, else Docker Hub.
-fn registry_of(repository: &str) -> String {
+pub(crate) fn registry_of(repository: &str) -> String {
     match repository.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_string(),
         _ => "docker.io".to_string(),

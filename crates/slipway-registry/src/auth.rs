@@ -28,7 +28,9 @@ impl Credentials {
         format!("Basic {}", STANDARD.encode(format!("{}:{}", self.username, self.password)))
     }
 
-    pub(crate) fn password(&self) -> &str {
+    /// The password, for handing to another client of the same registry (the Docker daemon's push); never
+    /// for logging.
+    pub fn password(&self) -> &str {
         &self.password
     }
 }

@@ -104,6 +104,11 @@ impl RegistryClient {
         })
     }
 
+    /// The credentials configured for `registry` (`host[:port]`), if any.
+    pub fn credentials(&self, registry: &str) -> Option<&Credentials> {
+        self.config.credentials.get(registry)
+    }
+
     /// The HTTP client for `url`: TLS with the platform's roots for `https`, the plain one otherwise.
     pub(crate) fn http(&self, url: &str) -> Result<&reqwest::Client, RegistryError> {
         if !url.starts_with("https://") {

@@ -69,7 +69,8 @@ impl BuildRun<'_> {
     }
 
     async fn pull_or_say(&self, image: &str, log: Log<'_>) {
-        if let Err(err) = self.worker.docker.pull(image, &mut log.callback()).await {
+        let auth = self.worker.docker_auth(image);
+        if let Err(err) = self.worker.docker.pull_with_auth(image, auth.as_ref(), &mut log.callback()).await {
             // It may be local only; the build says if it is missing.
             log.line(format!("[slipway] {err}"));
         }
@@ -128,7 +129,10 @@ impl BuildRun<'_> {
         let previous = self.current_digest(&test_tag).await;
         let _slot = self.worker.settings.registry_slot(&mut |line| log.line(line)).await;
         log.line(format!("[slipway] pushing {repository}:{test_tag}"));
-        let digest = match self.worker.docker.push(&repository, &test_tag, &mut log.callback()).await {
+        let auth = self.worker.docker_auth(&repository);
+        let pushed =
+            self.worker.docker.push_with_auth(&repository, &test_tag, auth.as_ref(), &mut log.callback()).await;
+        let digest = match pushed {
             Ok(digest) => digest,
             Err(err @ PushError::Unreachable { .. }) => return Err(StageFailure::errored(err)),
             Err(err) => return Err(StageFailure::failed(err)),
@@ -166,7 +170,9 @@ impl BuildRun<'_> {
         // The tests run it from the local daemon, as they do an image built here.
         let by_digest = format!("{repository}@{digest}");
         log.line(format!("[slipway] pulling {by_digest} for the tests"));
-        self.worker.docker.pull(&by_digest, &mut log.callback()).await.map_err(StageFailure::errored)?;
+        let auth = self.worker.docker_auth(&by_digest);
+        let pulled = self.worker.docker.pull_with_auth(&by_digest, auth.as_ref(), &mut log.callback()).await;
+        pulled.map_err(StageFailure::errored)?;
         self.record_pushed(digest, previous).await
     }
 
