@@ -19,6 +19,8 @@ pub struct WorkerSettings {
     /// Docker network mode of builds and prebuild scripts: `none` keeps them off the network.
     pub build_network: Option<String>,
     pub build_timeout: Duration,
+    /// The memory a build's steps may use (no swap beyond it); none: the daemon's default, no limit.
+    pub build_memory_bytes: Option<i64>,
     /// The image prebuild scripts run in.
     pub prebuild_image: String,
     pub prebuild_timeout: Duration,
@@ -45,6 +47,7 @@ impl WorkerSettings {
             data_dir: data_dir.into(),
             build_network: Some("none".into()),
             build_timeout: Duration::from_secs(30 * 60),
+            build_memory_bytes: Some(4 << 30),
             prebuild_image: "slipway/busybox:latest".into(),
             prebuild_timeout: Duration::from_secs(10 * 60),
             busybox_image: "slipway/busybox:latest".into(),

@@ -126,7 +126,7 @@ impl Docker {
                 if let Some(source) = read_error.lock().ok().and_then(|mut slot| slot.take()) {
                     return Err(BuildError::Context(ContextError::Stream { source }));
                 }
-                return Err(self.classify(err, &progress));
+                return Err(self.classify(err, &progress, spec.memory_bytes));
             }
             Err(_) => {
                 let after = started.elapsed();
@@ -143,7 +143,7 @@ impl Docker {
         Ok(BuiltImage { id })
     }
 
-    fn classify(&self, err: BollardError, progress: &Progress) -> BuildError {
+    fn classify(&self, err: BollardError, progress: &Progress, memory_bytes: Option<i64>) -> BuildError {
         let message = match &err {
             // Said by the builder: mid-stream, or as the answer to the request (20.10 answers parse errors so).
             BollardError::DockerStreamError { .. } | BollardError::DockerResponseServerError { .. } => message_of(&err),
@@ -157,6 +157,14 @@ impl Docker {
         } else if is_dockerfile_error(&message) {
             BuildError::Dockerfile { message }
         } else if progress.step.is_some() {
+            let message = match memory_bytes {
+                // 137 is SIGKILL: under a memory limit, the kernel's OOM killer is what sends it.
+                Some(limit) if message.ends_with("non-zero code: 137") => format!(
+                    "{message} (killed: most likely the step used more than the build memory limit of {} MiB)",
+                    limit >> 20
+                ),
+                _ => message,
+            };
             BuildError::Step { step: progress.step.clone(), message }
         } else if message.to_ascii_lowercase().contains("dockerfile") {
             BuildError::Dockerfile { message }

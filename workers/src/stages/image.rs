@@ -34,6 +34,7 @@ impl BuildRun<'_> {
         spec.build_args = self.spec.build_args.clone();
         spec.network_mode = settings.build_network.clone();
         spec.timeout = settings.build_timeout;
+        spec.memory_bytes = settings.build_memory_bytes;
         match self.worker.docker.build(&spec, &mut log.callback()).await {
             Ok(built) => {
                 log.line(format!("[slipway] built image {}", built.id));
