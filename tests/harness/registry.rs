@@ -62,6 +62,8 @@ pub struct Registry {
     token: Option<TokenServer>,
     startup: Duration,
     logged_in: Mutex<bool>,
+    /// The value of the `X-Slipway-Harness` header this registry answers with.
+    marker: String,
 }
 
 enum Start {
@@ -177,6 +179,7 @@ impl Registry {
                         token,
                         startup: started.elapsed(),
                         logged_in: Mutex::new(false),
+                        marker,
                     };
                 }
                 Start::Exited(status) => {
@@ -205,6 +208,37 @@ impl Registry {
             }
         }
         unreachable!("every attempt either returns, continues or panics")
+    }
+
+    /// Kills the registry process, as an outage would; its storage and configuration stay for
+    /// [`Registry::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the registry again on the same port, storage and configuration, and waits until it answers.
+    pub fn restart(&mut self) {
+        let log_path = self.dir.join("registry.log");
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .unwrap_or_else(|e| panic!("cannot open the registry log {}: {e}", log_path.display()));
+        let log_err = log.try_clone().expect("cannot duplicate the registry log's file handle");
+        self.child = Command::new(BINARY)
+            .arg("serve")
+            .arg(self.dir.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {BINARY} again: {e}"));
+        let _ = std::fs::write(self.dir.join("registry.pid"), self.child.id().to_string());
+        match wait_until_ready(&mut self.child, self.port, &self.marker) {
+            Start::Ready => {}
+            Start::Exited(status) => panic!("{BINARY} exited ({status}) on restart:\n{}", self.log()),
+            Start::TimedOut => panic!("{BINARY} did not answer after its restart:\n{}", self.log()),
+        }
     }
 
     /// `127.0.0.1:PORT`, as in image references.

@@ -47,7 +47,7 @@ impl WorkerSettings {
             data_dir: data_dir.into(),
             build_network: Some("none".into()),
             build_timeout: Duration::from_secs(30 * 60),
-            build_memory_bytes: Some(4 << 30),
+            build_memory_bytes: Some(2047 << 20),
             prebuild_image: "slipway/busybox:latest".into(),
             prebuild_timeout: Duration::from_secs(10 * 60),
             busybox_image: "slipway/busybox:latest".into(),

@@ -155,7 +155,7 @@ pub struct PipelineConfig {
     /// Docker network mode for builds and prebuild scripts; `none` keeps them off the network.
     pub build_network: String,
     pub build_timeout_s: u64,
-    /// The memory each build's steps may use, in MiB (no swap beyond it).
+    /// The memory each build's steps may use, in MiB (no swap beyond it; the classic builder takes < 2048).
     pub build_memory_mb: u64,
     /// A user test script's time limit when the project sets no `test-timeout`.
     pub test_timeout_s: u64,
@@ -173,7 +173,7 @@ impl Default for PipelineConfig {
             workers: 2,
             build_network: "none".into(),
             build_timeout_s: 30 * 60,
-            build_memory_mb: 4096,
+            build_memory_mb: 2047,
             test_timeout_s: 10 * 60,
             tools_image: "slipway/busybox:latest".into(),
         }
