@@ -7,7 +7,6 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
-#[allow(dead_code)]
 #[path = "pipeline/serving.rs"]
 mod serving;
 
@@ -15,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scenario::{Db, Entry, Scenario, dockerfile};
-use serving::{ServeGuard, address_of, spawn_serve};
+use serving::{ServeGuard, address_of, serve_index_without_workers, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
 /// `psql URL -tA -c SQL`: the rows, `|`-separated.
@@ -161,12 +160,8 @@ fn a_drained_worker_finishes_its_build_and_takes_no_new_one() {
     s.repo("slow", &[("Dockerfile", &dockerfile("slow")), ("tests/run.sh", slow_test)]);
     s.repo("next", &[("Dockerfile", &dockerfile("next"))]);
     s.project(Entry { extra: "    test-script: tests/run.sh\n", ..Entry::new("slow") });
-    let index = s.index_dir().display().to_string();
-    let serve_args =
-        ["serve", "--index", &index, "--index-poll-interval", "1s", "--no-workers", "--listen", "127.0.0.1:0"];
-    let mut serve = spawn_serve(&mut s.command(&serve_args), Stdio::null());
+    let mut serve = serve_index_without_workers(&s, &[], Stdio::null());
     let serving = ServeGuard(&mut serve);
-    address_of(serving.0);
     let mut worker = s
         .command(&["worker", "--workers", "1"])
         .stdout(Stdio::piped())

@@ -5,7 +5,6 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
-#[allow(dead_code)]
 #[path = "pipeline/serving.rs"]
 mod serving;
 
@@ -13,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scenario::{Entry, Scenario, dockerfile};
-use serving::{ServeGuard, address_of, spawn_serve};
+use serving::{ServeGuard, serve_index_without_workers};
 use slipway_e2e::harness::{Auth, Registry, pull_digest};
 
 #[test]
@@ -57,13 +56,9 @@ fn four_workers_share_one_sqlite_file_without_lock_errors() {
         s.repo(job, &[("Dockerfile", &dockerfile(job))]);
         s.project(Entry::new(job));
     }
-    let index = s.index_dir().display().to_string();
     // The server records the index and queues every first build; it keeps polling beside the workers.
-    let serve_args =
-        ["serve", "--index", &index, "--index-poll-interval", "1s", "--no-workers", "--listen", "127.0.0.1:0"];
-    let mut serve = spawn_serve(&mut s.command(&serve_args), Stdio::null());
+    let mut serve = serve_index_without_workers(&s, &[], Stdio::null());
     let serving = ServeGuard(&mut serve);
-    address_of(serving.0);
     let started = Instant::now();
     while s.status().values().filter(|p| p["state"] == "queued").count() < jobs.len() {
         assert!(started.elapsed() < Duration::from_secs(30), "the server queued them: {:?}", s.status());

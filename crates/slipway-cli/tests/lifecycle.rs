@@ -8,12 +8,11 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
-#[allow(dead_code)]
 #[path = "pipeline/serving.rs"]
 mod serving;
 
 use scenario::{Entry, Scenario, dockerfile};
-use serving::{ServeGuard, address_of, http_with, spawn_serve};
+use serving::{ServeGuard, address_of, http_with, serve_index_without_workers, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
 /// Builds what is queued, as a worker would.
@@ -345,13 +344,10 @@ fn scheduled_retention_runs_in_serve_and_cleans_up_a_removed_project_after_its_g
     let Released { mut s, latest, d1, d2, .. } = two_releases("sched");
     let policy = "[retention]\nkeep = 1\nolder_than = \"0s\"\nrollback_window = 1\nremoved_grace = \"0s\"\n";
     std::fs::write(s.data_dir().join("slipway.toml"), policy).expect("the configuration is written");
-    let index = s.index_dir().display().to_string();
     let log_path = s.data_dir().join("serve.log");
     let log = std::fs::File::create(&log_path).expect("the log file");
-    let args = ["serve", "--index", &index, "--index-poll-interval", "1s", "--listen", "127.0.0.1:0", "--no-workers"];
-    let mut serve = spawn_serve(&mut s.command(&[&args[..], &["--gc-interval", "1s"]].concat()), log.into());
+    let mut serve = serve_index_without_workers(&s, &["--gc-interval", "1s"], log.into());
     let serving = ServeGuard(&mut serve);
-    address_of(serving.0);
     let server_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // Build 1's identity tag goes (d1: released, but neither the newest nor in the rollback window of 1).

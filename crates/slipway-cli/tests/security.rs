@@ -8,7 +8,6 @@
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
-#[allow(dead_code)]
 #[path = "pipeline/serving.rs"]
 mod serving;
 

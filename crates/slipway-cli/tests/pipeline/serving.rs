@@ -1,10 +1,22 @@
 //! Running `slipway serve` in a test: where it listens, waiting for a build, stopping it however the test ends.
+// Each test file uses a part of it.
+#![allow(dead_code)]
 
 use super::scenario::Scenario;
 
 /// Starts `command` (a `slipway serve`), its output piped for [`address_of`] and its log to `log`.
 pub fn spawn_serve(command: &mut std::process::Command, log: std::process::Stdio) -> std::process::Child {
     command.stdout(std::process::Stdio::piped()).stderr(log).spawn().expect("slipway serve starts")
+}
+
+/// `slipway serve` of the scenario's index (looked at every second) without workers, `extra` arguments added,
+/// once it listens.
+pub fn serve_index_without_workers(s: &Scenario, extra: &[&str], log: std::process::Stdio) -> std::process::Child {
+    let index = s.index_dir().display().to_string();
+    let args = ["serve", "--index", &index, "--index-poll-interval", "1s", "--no-workers", "--listen", "127.0.0.1:0"];
+    let mut serve = spawn_serve(&mut s.command(&[&args[..], extra].concat()), log);
+    address_of(&mut serve);
+    serve
 }
 
 /// The address `slipway serve` prints it serves at.
