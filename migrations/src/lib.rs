@@ -25,6 +25,7 @@ mod m20261203_000012_revocations;
 mod m20261203_000013_registry_events;
 mod m20261203_000014_periodic_runs;
 mod m20261203_000015_jobs_by_lease;
+mod m20261203_000016_job_retry_delay;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_registry_events::Migration),
             Box::new(m20261203_000014_periodic_runs::Migration),
             Box::new(m20261203_000015_jobs_by_lease::Migration),
+            Box::new(m20261203_000016_job_retry_delay::Migration),
         ]
     }
 }

@@ -280,6 +280,7 @@ pub(crate) async fn insert_build(txn: &DatabaseTransaction, b: &NewBuild) -> Res
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        not_before: Set(None),
     }
     .insert(txn)
     .await

@@ -73,6 +73,14 @@ impl Store {
             update = update.col_expr(build::Column::SourceImage, Expr::value(source.clone()));
         }
         update.filter(build::Column::Id.eq(waiting.id)).exec(&txn).await.context(what)?;
+        // Asked for again: a retry waiting out its delay goes now.
+        job::Entity::update_many()
+            .col_expr(job::Column::NotBefore, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+            .filter(job::Column::BuildId.eq(waiting.id))
+            .filter(job::Column::State.eq(JobState::Queued.as_str()))
+            .exec(&txn)
+            .await
+            .context(what)?;
         job::Entity::update_many()
             .col_expr(job::Column::Priority, Expr::value(b.priority))
             .filter(job::Column::BuildId.eq(waiting.id))

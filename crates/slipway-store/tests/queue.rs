@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{build, build_with, on_both, project};
-use slipway_store::{BuildOutcome, BuildState, QueueCounts, StageKind, StageState, Store, StoreError};
+use slipway_store::{BuildOutcome, BuildState, NewBuild, QueueCounts, StageKind, StageState, Store, StoreError};
 use tokio::sync::Barrier;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -238,10 +238,10 @@ async fn a_build_queued_after_its_parent_failed_is_skipped_at_once() {
         let (p, c) = (project(&store, "p").await, project(&store, "c").await);
         let parent = build(&store, &p, &[]).await;
         let job = store.claim("w", LEASE).await.unwrap().unwrap();
-        store.finish_build(job.job_id, "w", &outcome(BuildState::Errored)).await.unwrap();
+        store.finish_build(job.job_id, "w", &outcome(BuildState::Failed)).await.unwrap();
         let late = build(&store, &c, &[&parent]).await;
         assert_eq!(late.state, BuildState::Skipped);
-        assert_eq!(late.error.as_deref(), Some("parent app/p:latest build #1 errored"));
+        assert_eq!(late.error.as_deref(), Some("parent app/p:latest build #1 failed"));
         assert_eq!(store.queue_counts().await.unwrap(), QueueCounts::default());
         assert!(store.claim("w", LEASE).await.unwrap().is_none());
     })
@@ -270,6 +270,40 @@ async fn an_empty_queue_claims_nothing() {
         assert!(store.claim("w", LEASE).await.unwrap().is_none());
         assert!(!store.heartbeat(1, "w", LEASE).await.unwrap());
         assert_eq!(store.queue_counts().await.unwrap(), QueueCounts::default());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_errored_build_is_retried_after_a_delay_until_its_attempts_run_out() {
+    on_both(|store| async move {
+        let (p, c) = (project(&store, "p").await, project(&store, "c").await);
+        let parent = build_with(&store, &p, &[], 0, 2).await;
+        let child = build(&store, &c, &[&parent]).await;
+        let first = store.claim("w", LEASE).await.unwrap().unwrap();
+        store.finish_build(first.job_id, "w", &outcome(BuildState::Errored)).await.unwrap();
+        let waiting = store.build(parent.id).await.unwrap();
+        assert_eq!(waiting.state, BuildState::Queued, "queued again, not ended");
+        let note = waiting.error.unwrap_or_default();
+        assert!(note.starts_with("attempt 1 of 2 errored (") && note.ends_with("retried after 5 s"), "{note}");
+        assert_eq!(store.build(child.id).await.unwrap().state, BuildState::Queued, "its child still waits");
+        assert!(store.claim("w", LEASE).await.unwrap().is_none(), "not before the delay");
+
+        // Asked for again, it goes at once; the second attempt is its last.
+        let again = NewBuild {
+            project_id: p.id,
+            causes: vec!["manual: asked by ops".into()],
+            parents: vec![],
+            priority: 100,
+            max_attempts: 2,
+            source_image: None,
+        };
+        assert!(store.request_build(&again).await.unwrap().merged);
+        let second = store.claim("w", LEASE).await.unwrap().unwrap();
+        assert_eq!((second.job_id, second.attempt), (first.job_id, 2));
+        store.finish_build(second.job_id, "w", &outcome(BuildState::Errored)).await.unwrap();
+        assert_eq!(store.build(parent.id).await.unwrap().state, BuildState::Errored);
+        assert_eq!(store.build(child.id).await.unwrap().state, BuildState::Skipped);
     })
     .await;
 }

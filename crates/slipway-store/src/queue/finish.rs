@@ -12,9 +12,14 @@ use crate::queue::skip::{skip_dependents, skip_reason};
 use crate::states::{BuildState, JobState};
 use crate::{Store, now};
 
+/// How long an errored build waits before its first retry (then twice that, …).
+pub const RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Store {
     /// Records how the build of job `job_id` ended. Only the lease holder may: anyone else gets
-    /// [`StoreError::LeaseLost`]. The job becomes `done` (`failed` when the build errored).
+    /// [`StoreError::LeaseLost`]. The job becomes `done` (`failed` when the build errored). A build that errored
+    /// with attempts left is queued again instead, claimable after [`RETRY_DELAY`] times its attempts so far,
+    /// its error saying so.
     pub async fn finish_build(&self, job_id: i64, worker: &str, outcome: &BuildOutcome) -> Result<(), StoreError> {
         if !outcome.state.is_finished() {
             return Err(StoreError::Invalid {
@@ -34,6 +39,11 @@ impl Store {
                 state: held.state,
                 holder: held.worker.unwrap_or_else(|| "nobody".into()),
             });
+        }
+        if outcome.state == BuildState::Errored && held.attempts < held.max_attempts {
+            queue_retry(&txn, &held, outcome, now).await.context(what)?;
+            txn.commit().await.context(what)?;
+            return Ok(());
         }
         let job_state = if outcome.state == BuildState::Errored { JobState::Failed } else { JobState::Done };
         job::Entity::update_many()
@@ -63,4 +73,36 @@ impl Store {
         txn.commit().await.context(what)?;
         Ok(())
     }
+}
+
+/// Docker, the registry or git failed, not the project: the build is queued again, claimable after
+/// [`RETRY_DELAY`] times the attempts so far, its error saying so.
+async fn queue_retry(
+    txn: &sea_orm::DatabaseTransaction,
+    held: &job::Model,
+    outcome: &BuildOutcome,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    let delay = RETRY_DELAY * u32::try_from(held.attempts).unwrap_or(1).max(1);
+    let retry_at = now + chrono::TimeDelta::from_std(delay).unwrap_or_default();
+    let error = outcome.error.as_deref().unwrap_or_default();
+    let (attempt, of, seconds) = (held.attempts, held.max_attempts, delay.as_secs());
+    let note = format!("attempt {attempt} of {of} errored ({error}); retried after {seconds} s");
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(JobState::Queued.as_str()))
+        .col_expr(job::Column::Worker, Expr::value(Option::<String>::None))
+        .col_expr(job::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .col_expr(job::Column::NotBefore, Expr::value(retry_at))
+        .col_expr(job::Column::LastError, Expr::value(note.clone()))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(held.id))
+        .exec(txn)
+        .await?;
+    build::Entity::update_many()
+        .col_expr(build::Column::State, Expr::value(BuildState::Queued.as_str()))
+        .col_expr(build::Column::Error, Expr::value(note))
+        .filter(build::Column::Id.eq(held.build_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -47,7 +47,7 @@ pub struct QueueCounts {
 
 /// The jobs a claim looks at, in turn.
 const LAPSED: &str = "j.state = 'running' AND j.lease_until < $3";
-const QUEUED: &str = "j.state = 'queued'";
+const QUEUED: &str = "j.state = 'queued' AND (j.not_before IS NULL OR j.not_before <= $3)";
 
 impl Store {
     /// Leases the next runnable build to `worker` for `lease`, or `None` when nothing may run now.
