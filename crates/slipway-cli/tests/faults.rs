@@ -1,7 +1,8 @@
 //! Faults end to end: the registry down during a promotion (a clear failure, tags as they were, and the
 //! promotion goes through once the registry is back), the Docker daemon killed in the middle of a build (the
-//! build errors saying so and is retried once the daemon is back), and four worker processes sharing one SQLite
-//! file (never "database is locked").
+//! build errors saying so and is retried once the daemon is back), the database's disk full while a build
+//! writes its log (the worker stops saying so, the database stays intact, and the build resumes once there is
+//! space), and four worker processes sharing one SQLite file (never "database is locked").
 
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
@@ -242,4 +243,86 @@ fn dockerd_killed_mid_build_errors_the_build_clearly_and_it_is_retried() {
     drop(serving);
     assert!(done["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{done:#}");
     assert!(s.logs("slow").contains("attempt 2 of this build"), "the same build, attempted again");
+}
+
+/// A tmpfs of `size` mounted at `dir` for the test (root only, as CI runs); unmounted however the test ends.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&dir).expect("the mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "mount a tmpfs (the tests run as root)");
+        SmallDisk(dir)
+    }
+
+    fn grow(&self, size: &str) {
+        let grown = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("mount runs");
+        assert!(grown.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_database_disk_stops_the_worker_clearly_corrupts_nothing_and_the_build_resumes_after() {
+    let mut s = Scenario::new("diskfull");
+    let disk = SmallDisk::mount(s.data_dir().join("small"), "3m");
+    s.database = format!("sqlite://{}/slipway.db", disk.0.display());
+    let chatty = "#!/bin/sh\necho 'test begins'\nyes 'a line of a test log that goes on and on' | head -c 6000000\necho\necho 'test ends'\n";
+    s.repo("chatty", &[("Dockerfile", &dockerfile("chatty")), ("t/run.sh", chatty)]);
+    s.project(Entry { extra: "    test-script: t/run.sh\n", ..Entry::new("chatty") });
+    let mut serve = serve_index_without_workers(&s, &[], Stdio::null());
+    let serving = ServeGuard(&mut serve);
+    let image = s.image("chatty");
+    let started = Instant::now();
+    while s.status().get(&image).is_none_or(|p| p["state"] != "queued") {
+        assert!(started.elapsed() < Duration::from_secs(30), "queued: {:?}", s.status());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(serving);
+
+    let worker = ["worker", "--workers", "1", "--until-idle", "--lease", "2s"];
+    let full = s.slipway(&worker);
+    let said = String::from_utf8_lossy(&full.stderr).to_string();
+    assert!(!full.status.success(), "the worker cannot go on with a full disk");
+    assert!(said.contains("full"), "it says the disk is full: {said}");
+    assert!(!said.contains("panicked"), "{said}");
+    let db = disk.0.join("slipway.db");
+    let check = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])",
+        ])
+        .arg(&db)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "the database is intact");
+    let logs_before = s.logs("chatty");
+    assert!(
+        logs_before.contains("test begins"),
+        "what was written stays: {}",
+        &logs_before[..logs_before.len().min(2000)]
+    );
+
+    // Space again: the next worker takes the build over once its lease lapsed, and delivers it.
+    disk.grow("64m");
+    std::thread::sleep(Duration::from_secs(3));
+    let resumed = s.slipway(&worker);
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let done = s.expect("chatty", "succeeded");
+    assert!(done["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{done:#}");
+    assert!(s.logs("chatty").contains("test ends"));
 }
