@@ -162,9 +162,17 @@ impl<'w> BuildRun<'w> {
         Ok(())
     }
 
-    /// A retried build whose image reached the registry: the digest it recorded still resolves there.
+    /// A retried build whose image reached the registry: the digest it recorded still resolves there, and it
+    /// came from what this attempt would build (the same commit, or the same image pushed elsewhere).
     async fn already_pushed(&mut self) -> bool {
         let Some(digest) = self.build.digest.clone() else { return false };
+        let same_source = match &self.build.source_image {
+            Some(source) => source.ends_with(&format!("@{digest}")),
+            None => self.build.commit.is_some() && self.build.commit == self.commit,
+        };
+        if !same_source {
+            return false;
+        }
         let Ok(reference) = format!("{}@{digest}", self.repository()).parse::<slipway_registry::Reference>() else {
             return false;
         };

@@ -35,7 +35,7 @@ pub struct RetentionConfig {
     pub rollback_window: usize,
     /// How long a project removed from the index keeps its tags (`30d`).
     pub removed_grace: String,
-    /// How often `slipway serve` runs retention (`1d`; `0s` never).
+    /// How often `slipway serve` runs retention (`1d`); `0s`, the default, never: removing tags is opted into.
     pub interval: String,
 }
 
@@ -46,7 +46,7 @@ impl Default for RetentionConfig {
             older_than: "14d".into(),
             rollback_window: 3,
             removed_grace: "30d".into(),
-            interval: "1d".into(),
+            interval: "0s".into(),
         }
     }
 }
@@ -155,7 +155,8 @@ pub struct PipelineConfig {
     /// Docker network mode for builds and prebuild scripts; `none` keeps them off the network.
     pub build_network: String,
     pub build_timeout_s: u64,
-    /// The memory each build's steps may use, in MiB (no swap beyond it; the classic builder takes < 2048).
+    /// The memory each build's steps may use, in MiB (no swap beyond it): 6 to 2047 (the classic builder's range),
+    /// or 0 for no limit.
     pub build_memory_mb: u64,
     /// A user test script's time limit when the project sets no `test-timeout`.
     pub test_timeout_s: u64,
@@ -197,6 +198,13 @@ impl Config {
             && config.index.path.is_relative()
         {
             config.index.path = dir.join(&config.index.path);
+        }
+        let memory = config.pipeline.build_memory_mb;
+        if memory != 0 && !(6..=2047).contains(&memory) {
+            anyhow::bail!(
+                "{}: [pipeline] build_memory_mb = {memory}: the classic builder takes 6 to 2047 MiB (0: no limit)",
+                path.display()
+            );
         }
         if let Some(dir) = path.parent()
             && config.pipeline.data_dir.is_relative()

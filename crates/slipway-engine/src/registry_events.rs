@@ -174,18 +174,35 @@ async fn handle_push(
             return Ok(format!("ignored: older than the push of {digest} at {pushed_at}, handled already"));
         }
     }
+    // Tags first, for every rule: writing a tag again is harmless, so a failure there (the event is then
+    // forgotten and sent again) repeats nothing. Pipelines last: asking for a build twice would deliver twice.
     let mut done = Vec::new();
-    for (index, rule) in matching {
-        match apply(store, client, registry, &repository, push, pushed_at, index, rule).await {
+    let failed = |reason: String| RegistryEventError::Failed {
+        event_id: push.event_id.clone(),
+        repository: push.repository.clone(),
+        tag: push.tag.clone(),
+        reason,
+    };
+    for (index, rule) in matching.iter().filter(|(_, rule)| !rule.add_tags.is_empty()) {
+        match add_tags(store, client, registry, &repository, push, pushed_at, *index, rule).await {
             Ok(what) => done.push(what),
-            Err(reason) => {
+            Err(Refusal::Permanent(why)) => done.push(format!("rule {index} refused: {why}")),
+            Err(Refusal::Temporary(why)) => {
                 store.forget_registry_event(&push.event_id).await?;
-                return Err(RegistryEventError::Failed {
-                    event_id: push.event_id.clone(),
-                    repository: push.repository.clone(),
-                    tag: push.tag.clone(),
-                    reason,
-                });
+                return Err(failed(why));
+            }
+        }
+    }
+    for (_, rule) in &matching {
+        let Some(image) = &rule.pipeline else { continue };
+        let trigger =
+            Trigger::ImagePushed { repository: repository.clone(), tag: push.tag.clone(), digest: push.digest.clone() };
+        match store.project_by_image(image).await?.filter(|p| p.active) {
+            None => done.push(format!("no active project {image} in the index to test and deliver it")),
+            Some(project) => {
+                let requested = request(store, project.id, &trigger, Vec::new()).await?;
+                let how = if requested.merged { "joined queued" } else { "queued" };
+                done.push(format!("{how} build #{} of {image} to test and deliver it", requested.build.number));
             }
         }
     }
@@ -194,9 +211,17 @@ async fn handle_push(
     Ok(outcome)
 }
 
-/// Carries out one rule; `Err` says why it could not (the event is then handled again on the registry's retry).
+/// Why a rule could not be carried out.
+enum Refusal {
+    /// It never will be (a tag the template makes is invalid, the pushed digest is gone): recorded, not retried.
+    Permanent(String),
+    /// The registry or the database failed: the registry sends the event again.
+    Temporary(String),
+}
+
+/// Writes the pushed digest under the tags `rule` makes, and records them in the tag history.
 #[allow(clippy::too_many_arguments)]
-async fn apply(
+async fn add_tags(
     store: &Store,
     client: &RegistryClient,
     registry: &str,
@@ -205,47 +230,34 @@ async fn apply(
     pushed_at: DateTime<Utc>,
     index: usize,
     rule: &EventRule,
-) -> Result<String, String> {
-    let mut done = Vec::new();
-    if !rule.add_tags.is_empty() {
-        let date = pushed_at.format("%Y%m%d").to_string();
-        let values =
-            Placeholders { tag: &push.tag, digest_hex: push.digest.trim_start_matches("sha256:"), date: &date };
-        let tags = rule.add_tags.iter().map(|t| render(t, &values)).collect::<Result<Vec<_>, _>>()?;
-        let source: Reference =
-            format!("{repository}@{}", push.digest).parse().map_err(|e| format!("the pushed digest: {e}"))?;
-        client.tag(&source, &tags).await.map_err(|e| format!("adding tags {}: {e}", tags.join(", ")))?;
-        for tag in &tags {
-            let event = NewTagEvent {
-                registry: registry.to_string(),
-                repository: repository.to_string(),
-                tag: tag.clone(),
-                digest: push.digest.clone(),
-                previous_digest: None,
-                by: format!("registry event rule {index} ({})", rule.pattern),
-                build_id: None,
-            };
-            store.record_tag_event(&event).await.map_err(|e| e.to_string())?;
-        }
-        done.push(format!("tagged {}", tags.join(", ")));
+) -> Result<String, Refusal> {
+    let date = pushed_at.format("%Y%m%d").to_string();
+    let values = Placeholders { tag: &push.tag, digest_hex: push.digest.trim_start_matches("sha256:"), date: &date };
+    let tags =
+        rule.add_tags.iter().map(|t| render(t, &values)).collect::<Result<Vec<_>, _>>().map_err(Refusal::Permanent)?;
+    if let Some(bad) = tags.iter().find(|tag| !slipway_oci_name::is_tag(tag)) {
+        return Err(Refusal::Permanent(format!("`{bad}` is not a valid tag (128 characters at most, [A-Za-z0-9_.-])")));
     }
-    if let Some(image) = &rule.pipeline {
-        let project = store.project_by_image(image).await.map_err(|e| e.to_string())?;
-        match project.filter(|p| p.active) {
-            None => done.push(format!("no active project {image} in the index to test and deliver it")),
-            Some(project) => {
-                let trigger = Trigger::ImagePushed {
-                    repository: repository.to_string(),
-                    tag: push.tag.clone(),
-                    digest: push.digest.clone(),
-                };
-                let requested = request(store, project.id, &trigger, Vec::new()).await.map_err(|e| e.to_string())?;
-                let how = if requested.merged { "joined queued" } else { "queued" };
-                done.push(format!("{how} build #{} of {image} to test and deliver it", requested.build.number));
-            }
-        }
+    let source: Reference = format!("{repository}@{}", push.digest)
+        .parse()
+        .map_err(|e| Refusal::Permanent(format!("the pushed digest: {e}")))?;
+    client.tag(&source, &tags).await.map_err(|e| {
+        let why = format!("adding tags {}: {e}", tags.join(", "));
+        if e.is_not_found() { Refusal::Permanent(why) } else { Refusal::Temporary(why) }
+    })?;
+    for tag in &tags {
+        let event = NewTagEvent {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            tag: tag.clone(),
+            digest: push.digest.clone(),
+            previous_digest: None,
+            by: format!("registry event rule {index} ({})", rule.pattern),
+            build_id: None,
+        };
+        store.record_tag_event(&event).await.map_err(|e| Refusal::Temporary(e.to_string()))?;
     }
-    Ok(done.join("; "))
+    Ok(format!("tagged {}", tags.join(", ")))
 }
 
 struct Placeholders<'a> {

@@ -90,7 +90,9 @@ struct Protected {
 /// The QA tiers retention keeps candidates in.
 fn tier(state: QaState) -> Option<usize> {
     match state {
-        QaState::Built | QaState::Passed | QaState::Failed => Some(0),
+        // A failed digest is no candidate: three failures in a row must not push out the last good one.
+        QaState::Built | QaState::Passed => Some(0),
+        QaState::Failed => None,
         QaState::Rc => Some(1),
         QaState::Released => Some(2),
         QaState::Revoked => None,
@@ -221,6 +223,20 @@ pub async fn run_gc(
                 continue;
             }
         };
+        // The tag may have moved since the plan was made (a build re-pointed it): then it is not ours to drop.
+        match client.head_manifest(&reference).await {
+            Ok(Some(now)) if now.digest.as_str() == drop.digest => {}
+            Ok(Some(now)) => {
+                let why = format!("it moved to {} since the plan was made; kept", now.digest);
+                report.failures.push((drop, why));
+                continue;
+            }
+            Ok(None) => continue,
+            Err(err) => {
+                report.failures.push((drop, err.to_string()));
+                continue;
+            }
+        }
         if let Err(err) = client.untag(&reference, false).await {
             report.failures.push((drop, err.to_string()));
             continue;

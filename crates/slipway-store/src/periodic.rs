@@ -2,8 +2,8 @@
 //! it happens once per interval whichever servers are up.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::Store;
 use crate::entities::periodic_run;
@@ -25,9 +25,14 @@ impl Store {
         let last = periodic_run::Entity::find_by_id(name.to_string()).one(&txn).await.context(what)?;
         let claimed = match last {
             None => {
+                // Two servers may both find no row (PostgreSQL): the one whose insert lands runs.
                 let row = periodic_run::ActiveModel { name: Set(name.to_string()), last_run_at: Set(now) };
-                row.insert(&txn).await.context(what)?;
-                true
+                let inserted = periodic_run::Entity::insert(row)
+                    .on_conflict(OnConflict::column(periodic_run::Column::Name).do_nothing().to_owned())
+                    .exec_without_returning(&txn)
+                    .await
+                    .context(what)?;
+                inserted == 1
             }
             Some(last) if now - last.last_run_at >= interval => {
                 let done = periodic_run::Entity::update_many()

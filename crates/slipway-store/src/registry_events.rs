@@ -48,13 +48,33 @@ pub struct RegistryEvent {
 /// Recorded while an event is being handled.
 const HANDLING: &str = "being handled";
 
+/// An event still "being handled" after this was abandoned by a server that stopped.
+const ABANDONED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 impl Store {
     /// Records `event` unless it was seen before or a newer push of its tag was; says which.
     pub async fn claim_registry_event(&self, event: &NewRegistryEvent) -> Result<EventClaim, StoreError> {
         let what = || format!("recording registry event {}", event.event_id);
         let txn = self.write_txn().await.context(what)?;
         if let Some(seen) = registry_event::Entity::find_by_id(event.event_id.clone()).one(&txn).await.context(what)? {
-            return Ok(EventClaim::Duplicate { outcome: seen.outcome });
+            // A server that died while handling it left it half-done: after a while, the next delivery takes it.
+            let abandoned = seen.outcome == HANDLING && now() - seen.received_at > ABANDONED_AFTER;
+            if !abandoned {
+                return Ok(EventClaim::Duplicate { outcome: seen.outcome });
+            }
+            let taken = registry_event::Entity::update_many()
+                .col_expr(registry_event::Column::ReceivedAt, Expr::value(now()))
+                .filter(registry_event::Column::EventId.eq(&event.event_id))
+                .filter(registry_event::Column::ReceivedAt.eq(seen.received_at))
+                .exec(&txn)
+                .await
+                .context(what)?;
+            txn.commit().await.context(what)?;
+            return Ok(if taken.rows_affected == 1 {
+                EventClaim::New
+            } else {
+                EventClaim::Duplicate { outcome: HANDLING.to_string() }
+            });
         }
         let newer = registry_event::Entity::find()
             .filter(registry_event::Column::Repository.eq(&event.repository))

@@ -55,6 +55,16 @@ impl Store {
             .one(&txn)
             .await
             .context(what)?;
+        // A build waiting to be retried keeps what its earlier attempt did (the commit, the pushed image): a new
+        // request must not change what it delivers, so it gets a build of its own.
+        let waiting = match waiting {
+            Some(build) => {
+                let job =
+                    job::Entity::find().filter(job::Column::BuildId.eq(build.id)).one(&txn).await.context(what)?;
+                job.is_none_or(|job| job.attempts == 0).then_some(build)
+            }
+            None => None,
+        };
         let Some(waiting) = waiting else {
             let row = insert_build(&txn, b).await?;
             txn.commit().await.context(what)?;
@@ -73,14 +83,6 @@ impl Store {
             update = update.col_expr(build::Column::SourceImage, Expr::value(source.clone()));
         }
         update.filter(build::Column::Id.eq(waiting.id)).exec(&txn).await.context(what)?;
-        // Asked for again: a retry waiting out its delay goes now.
-        job::Entity::update_many()
-            .col_expr(job::Column::NotBefore, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
-            .filter(job::Column::BuildId.eq(waiting.id))
-            .filter(job::Column::State.eq(JobState::Queued.as_str()))
-            .exec(&txn)
-            .await
-            .context(what)?;
         job::Entity::update_many()
             .col_expr(job::Column::Priority, Expr::value(b.priority))
             .filter(job::Column::BuildId.eq(waiting.id))

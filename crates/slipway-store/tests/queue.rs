@@ -289,16 +289,18 @@ async fn an_errored_build_is_retried_after_a_delay_until_its_attempts_run_out() 
         assert_eq!(store.build(child.id).await.unwrap().state, BuildState::Queued, "its child still waits");
         assert!(store.claim("w", LEASE).await.unwrap().is_none(), "not before the delay");
 
-        // Asked for again, it goes at once; the second attempt is its last.
+        // A new request gets a build of its own: the retry keeps what its first attempt did.
         let again = NewBuild {
             project_id: p.id,
             causes: vec!["manual: asked by ops".into()],
             parents: vec![],
-            priority: 100,
+            priority: 0,
             max_attempts: 2,
             source_image: None,
         };
-        assert!(store.request_build(&again).await.unwrap().merged);
+        let separate = store.request_build(&again).await.unwrap();
+        assert!(!separate.merged && separate.build.id != parent.id, "not merged into the retry");
+        tokio::time::sleep(Duration::from_millis(5100)).await;
         let second = store.claim("w", LEASE).await.unwrap().unwrap();
         assert_eq!((second.job_id, second.attempt), (first.job_id, 2));
         store.finish_build(second.job_id, "w", &outcome(BuildState::Errored)).await.unwrap();

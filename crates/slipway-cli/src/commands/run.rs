@@ -145,7 +145,8 @@ fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usiz
     let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));
     settings.build_network = Some(pipeline.build_network.clone()).filter(|n| n != "default");
     settings.build_timeout = Duration::from_secs(pipeline.build_timeout_s);
-    settings.build_memory_bytes = i64::try_from(pipeline.build_memory_mb.saturating_mul(1 << 20)).ok();
+    settings.build_memory_bytes =
+        i64::try_from(pipeline.build_memory_mb.saturating_mul(1 << 20)).ok().filter(|bytes| *bytes > 0);
     settings.test_timeout = Duration::from_secs(pipeline.test_timeout_s);
     settings.prebuild_image = pipeline.tools_image.clone();
     settings.busybox_image = pipeline.tools_image.clone();
