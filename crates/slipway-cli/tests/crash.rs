@@ -89,7 +89,8 @@ fn a_worker_killed_mid_build_loses_nothing_and_nothing_is_delivered_twice() {
         );
         rows.into_iter().next()
     });
-    std::thread::sleep(Duration::from_secs(1));
+    // Killed once its test has written a line to the store: that line must survive the crash.
+    wait_for(60, "slow's test log stored", || s.logs("slow").contains("test begins").then_some(()));
     let pid: u32 = holder.split('-').rev().nth(1).and_then(|p| p.parse().ok()).expect("worker names end in PID-N");
     let killed = processes.0.iter_mut().position(|c| c.id() == pid).expect("the holder is one of our workers");
     processes.0[killed].kill().expect("SIGKILL");
