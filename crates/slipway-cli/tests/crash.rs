@@ -11,9 +11,8 @@ mod scenario;
 mod serving;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use scenario::{Db, Entry, Scenario, dockerfile};
+use scenario::{Db, Entry, Scenario, dockerfile, wait_for};
 use serving::{ServeGuard, address_of, serve_index_without_workers, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
@@ -33,17 +32,6 @@ impl Drop for Processes {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn wait_for<T>(seconds: u64, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = found() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "not within {seconds} s: {what}");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

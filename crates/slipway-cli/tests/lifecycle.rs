@@ -11,7 +11,7 @@ mod scenario;
 #[path = "pipeline/serving.rs"]
 mod serving;
 
-use scenario::{Entry, Scenario, dockerfile};
+use scenario::{Entry, Scenario, dockerfile, wait_for};
 use serving::{ServeGuard, address_of, http_with, serve_index_without_workers, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
@@ -330,15 +330,6 @@ fn gc_removes_only_the_tags_nobody_needs() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 tag(s) removed"), "nothing twice");
 }
 
-/// Waits up to `seconds` for `done`, saying `what` if it never is.
-fn wait_for(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "not within {seconds} s: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn scheduled_retention_runs_in_serve_and_cleans_up_a_removed_project_after_its_grace() {
     let Released { mut s, latest, d1, d2, .. } = two_releases("sched");
@@ -351,18 +342,22 @@ fn scheduled_retention_runs_in_serve_and_cleans_up_a_removed_project_after_its_g
     let server_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // Build 1's identity tag goes (d1: released, but neither the newest nor in the rollback window of 1).
-    wait_for(30, "build 1's identity tag removed", || !registry_tags(&s).iter().any(|t| t.ends_with("-b1")));
+    wait_for(30, "build 1's identity tag removed", || {
+        (!registry_tags(&s).iter().any(|t| t.ends_with("-b1"))).then_some(())
+    });
     let tags = registry_tags(&s);
     assert_eq!(tags.len(), 4, "latest, test, rc and build 2's identity tag: {tags:?}");
     assert_eq!(pull_digest(&latest), d2);
-    wait_for(10, "the run's report in the log", || server_log().contains("retention run: 1 tag(s) removed"));
+    wait_for(10, "the run's report in the log", || {
+        (server_log().contains("retention run: 1 tag(s) removed")).then_some(())
+    });
 
     // web leaves the index: with a grace period of 0 s, every tag of it goes at the next run.
     s.clear_projects();
     s.repo("api", &[("Dockerfile", &dockerfile("api"))]);
     s.project(Entry::new("api"));
     s.index_dir();
-    wait_for(30, "every tag of the removed project removed", || registry_tags(&s).is_empty());
+    wait_for(30, "every tag of the removed project removed", || (registry_tags(&s).is_empty()).then_some(()));
     assert!(server_log().contains("left the index"), "the log says why: {}", server_log());
     let by_digest = format!("{}@{d1}", s.repository("web"));
     assert_eq!(pull_digest(&by_digest), d1, "untagged, not deleted");

@@ -13,6 +13,7 @@ mod serving;
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use scenario::{Entry, Scenario, dockerfile};
 use serving::{ServeGuard, address_of, http_with, spawn_serve};
 use slipway_e2e::harness::{Auth, RepoFile, SmtpSink, free_port};
@@ -204,7 +205,7 @@ fn writes_need_credentials_markup_is_inert_and_no_secret_is_ever_shown() {
     }
     drop(serving);
     seen.push(("the server's log", std::fs::read_to_string(&log_path).unwrap_or_default()));
-    let basic = base64_of(&format!("bot:{REGISTRY_PASSWORD}"));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("bot:{REGISTRY_PASSWORD}"));
     let secrets =
         [REGISTRY_PASSWORD, SMTP_PASSWORD, WEBHOOK_SECRET, EVENT_WEBHOOK_SECRET, REGISTRY_EVENT_SECRET, &token, &basic];
     let total: usize = seen.iter().map(|(_, text)| text.len()).sum();
@@ -216,21 +217,4 @@ fn writes_need_credentials_markup_is_inert_and_no_secret_is_ever_shown() {
         }
     }
     let _ = sink;
-}
-
-/// Standard base64, as a Basic auth header carries `user:password`.
-fn base64_of(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    while !out.len().is_multiple_of(4) {
-        out.push('=');
-    }
-    out
 }

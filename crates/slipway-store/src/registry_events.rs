@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::Serialize;
 
 use crate::entities::registry_event;
@@ -136,7 +136,6 @@ impl Store {
 
     /// The newest events handled, newest first.
     pub async fn registry_events(&self, limit: u64) -> Result<Vec<RegistryEvent>, StoreError> {
-        use sea_orm::QuerySelect;
         let rows = registry_event::Entity::find()
             .order_by_desc(registry_event::Column::ReceivedAt)
             .limit(limit)

@@ -213,3 +213,16 @@ fn postgres_database(name: &str) -> String {
 pub fn dockerfile(version: &str) -> String {
     format!("FROM slipway/busybox:latest\nRUN echo {version} > /built\nCMD [\"cat\", \"/built\"]\n")
 }
+
+/// Polls `found` every 200 ms until it gives a value; fails saying `what` after `seconds`.
+#[allow(dead_code)]
+pub fn wait_for<T>(seconds: u64, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "not within {seconds} s: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
