@@ -35,3 +35,23 @@ pub fn run(program: &str, args: &[&str]) -> Output {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
+
+/// A fresh database named `slipway_test_<pid>_<name>` on the PostgreSQL that scripts/setup runs
+/// (`SLIPWAY_TEST_POSTGRES` overrides the server); its URL. The store tests drop the databases of test processes
+/// that have ended.
+pub fn postgres_database(name: &str) -> String {
+    let server =
+        std::env::var("SLIPWAY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://slipway@127.0.0.1:5433/slipway".into());
+    let db = format!("slipway_test_{}_{}", std::process::id(), name.replace(['-', '.'], "_"));
+    let psql = Command::new("psql")
+        .args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {db}")])
+        .output()
+        .expect("psql runs (scripts/setup installs PostgreSQL)");
+    assert!(
+        psql.status.success(),
+        "cannot create database {db} on {server}: {}; run scripts/setup",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    format!("{base}/{db}")
+}

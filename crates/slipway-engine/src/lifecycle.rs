@@ -10,9 +10,10 @@
 //!   that is still released), or to a named digest of the project that passed its tests.
 
 use slipway_registry::{Digest, Reference, RegistryClient, Repository};
-use slipway_store::{Image, NewPromotion, NewTagEvent, QaState, Store, StoreError};
+use slipway_store::{HeadMove, Image, NewPromotion, NewTagEvent, QaState, Store, StoreError, Tier};
 
-use crate::promote::current_digest;
+use crate::promote::{PromoteError, Promotion, current_digest, promote};
+use crate::repository_lock::{LockError, RepositoryLock};
 use crate::spec::ProjectSpec;
 
 /// How far back the release tag's history is searched for a digest to go back to.
@@ -39,7 +40,17 @@ pub enum LifecycleError {
     #[error("{what}: {source}")]
     Registry { what: String, source: Box<slipway_registry::RegistryError> },
     #[error(transparent)]
+    Promote(Box<PromoteError>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<PromoteError> for LifecycleError {
+    fn from(err: PromoteError) -> Self {
+        LifecycleError::Promote(Box::new(err))
+    }
 }
 
 /// A tag a revoke or rollback changed: it now points at `digest`, or is gone (`None`).
@@ -67,6 +78,7 @@ pub struct Rollback {
 
 /// The repository in `registry` of the project behind `image` (`app/job:tag`), and its desired tag.
 struct Target {
+    project_id: i64,
     repository: String,
     desired: String,
 }
@@ -76,7 +88,7 @@ async fn target(store: &Store, registry: &str, image: &str) -> Result<Target, Li
         store.project_by_image(image).await?.ok_or_else(|| LifecycleError::UnknownProject(image.to_string()))?;
     let spec = ProjectSpec::of(&project)
         .map_err(|e| LifecycleError::Entry { image: image.to_string(), reason: e.to_string() })?;
-    Ok(Target { repository: spec.repository_in(registry), desired: spec.desired_tag })
+    Ok(Target { project_id: project.id, repository: spec.repository_in(registry), desired: spec.desired_tag })
 }
 
 fn registry_error(what: String) -> impl FnOnce(slipway_registry::RegistryError) -> LifecycleError {
@@ -118,7 +130,7 @@ pub async fn revoke(
     reason: &str,
 ) -> Result<Revocation, LifecycleError> {
     let t = target(store, registry, image).await?;
-    let parsed: Digest = digest.parse().map_err(|_| LifecycleError::BadDigest(digest.to_string()))?;
+    digest.parse::<Digest>().map_err(|_| LifecycleError::BadDigest(digest.to_string()))?;
     let unknown = || LifecycleError::UnknownDigest {
         image: image.to_string(),
         repository: t.repository.clone(),
@@ -139,6 +151,23 @@ pub async fn revoke(
         };
         store.record_promotion(&promotion).await?;
     }
+    let lock = RepositoryLock::acquire(store, &t.repository).await?;
+    let result = revoke_locked(store, client, registry, &t, digest, &who).await;
+    lock.release().await;
+    let changes = result?;
+    Ok(Revocation { repository: t.repository, digest: digest.to_string(), changes })
+}
+
+/// Revoke's registry work and the heads that follow it, under the repository's lock.
+async fn revoke_locked(
+    store: &Store,
+    client: &RegistryClient,
+    registry: &str,
+    t: &Target,
+    digest: &str,
+    who: &str,
+) -> Result<Vec<TagChange>, LifecycleError> {
+    let parsed: Digest = digest.parse().map_err(|_| LifecycleError::BadDigest(digest.to_string()))?;
     let repository: Repository = t.repository.parse().map_err(|e: slipway_registry::ReferenceError| {
         LifecycleError::BadReference { reference: t.repository.clone(), reason: e.to_string() }
     })?;
@@ -146,7 +175,7 @@ pub async fn revoke(
         .tags_of(&repository, &parsed)
         .await
         .map_err(registry_error(format!("listing the tags of {}@{digest}", t.repository)))?;
-    let replacement = previous_release(store, &t, Some(digest)).await?;
+    let replacement = previous_release(store, t, Some(digest)).await?;
     let mut changes = Vec::new();
     for tag in tags {
         let now = match replacement.as_ref().filter(|_| tag == t.desired) {
@@ -173,13 +202,36 @@ pub async fn revoke(
             tag: tag.clone(),
             digest: now.clone().unwrap_or_default(),
             previous_digest: Some(digest.to_string()),
-            by: who.clone(),
+            by: who.to_string(),
             build_id: None,
         };
         store.record_tag_event(&event).await?;
         changes.push(TagChange { tag, digest: now });
     }
-    Ok(Revocation { repository: t.repository, digest: digest.to_string(), changes })
+    // The heads follow the tags: the release falls back to the replacement, and the revoked rc is gone.
+    let released = store.release_head(t.project_id, Tier::Release).await?;
+    if released.is_some_and(|head| head.digest == digest) {
+        match &replacement {
+            Some(good) => {
+                let build = store.build(good.build_id).await?;
+                let head = HeadMove {
+                    project_id: t.project_id,
+                    tier: Tier::Release,
+                    build_id: build.id,
+                    build_number: build.number,
+                    digest: &good.digest,
+                    by: who,
+                    forced: true,
+                };
+                store.move_head(&head).await?;
+            }
+            None => {
+                store.clear_head(t.project_id, Tier::Release, digest).await?;
+            }
+        }
+    }
+    store.clear_head(t.project_id, Tier::Rc, digest).await?;
+    Ok(changes)
 }
 
 /// Re-points the desired tag of project `image` to `to`, or to the previous released digest, for `by`.
@@ -221,31 +273,23 @@ pub async fn rollback(
         Some(reason) => format!("rollback by {by}: {reason}"),
         None => format!("rollback by {by}"),
     };
-    let source = reference(&format!("{}@{}", t.repository, chosen.digest))?;
-    client
-        .tag(&source, std::slice::from_ref(&t.desired))
-        .await
-        .map_err(registry_error(format!("re-pointing {}:{} to {}", t.repository, t.desired, chosen.digest)))?;
-    let event = NewTagEvent {
-        registry: registry.to_string(),
-        repository: t.repository.clone(),
-        tag: t.desired.clone(),
-        digest: chosen.digest.clone(),
-        previous_digest: current.clone(),
-        by: who.clone(),
-        build_id: Some(chosen.build_id),
-    };
-    store.record_tag_event(&event).await?;
-    let promotion = NewPromotion {
-        build_id: chosen.build_id,
-        image_id: chosen.id,
-        from_tier: chosen.qa_state.as_str().to_string(),
-        to_tier: "release".to_string(),
-        succeeded: true,
-        by: who,
-        error: None,
-    };
-    store.record_promotion(&promotion).await?;
-    store.set_image_state(chosen.id, QaState::Released).await?;
+    // A deliberate move back: forced past the release order, and recorded as a rollback.
+    promote(
+        store,
+        client,
+        &Promotion {
+            registry,
+            repository: &t.repository,
+            digest: &chosen.digest,
+            tags: std::slice::from_ref(&t.desired),
+            from_tier: chosen.qa_state.as_str(),
+            tier: Tier::Release,
+            build_id: chosen.build_id,
+            by: &who,
+            qa_state: QaState::Released,
+            forced: true,
+        },
+    )
+    .await?;
     Ok(Rollback { repository: t.repository, tag: t.desired, from: current, to: chosen.digest })
 }

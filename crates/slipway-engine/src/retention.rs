@@ -21,6 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use slipway_registry::{Reference, RegistryClient};
 use slipway_store::{Image, NewTagEvent, Project, QaState, Store, StoreError};
 
+use crate::repository_lock::{LockError, RepositoryLock};
 use crate::spec::ProjectSpec;
 
 #[derive(Debug, Clone, Copy)]
@@ -223,23 +224,24 @@ pub async fn run_gc(
                 continue;
             }
         };
-        // The tag may have moved since the plan was made (a build re-pointed it): then it is not ours to drop.
-        match client.head_manifest(&reference).await {
-            Ok(Some(now)) if now.digest.as_str() == drop.digest => {}
-            Ok(Some(now)) => {
-                let why = format!("it moved to {} since the plan was made; kept", now.digest);
+        // Under the repository's lock: no promotion can move the tag between the check and the removal.
+        let lock = match RepositoryLock::acquire(store, &drop.repository).await {
+            Ok(lock) => lock,
+            Err(LockError::Store(err)) => return Err(err),
+            Err(busy) => {
+                report.failures.push((drop, busy.to_string()));
+                continue;
+            }
+        };
+        let removed = remove_if_unmoved(client, &reference, &drop.digest).await;
+        lock.release().await;
+        match removed {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(why) => {
                 report.failures.push((drop, why));
                 continue;
             }
-            Ok(None) => continue,
-            Err(err) => {
-                report.failures.push((drop, err.to_string()));
-                continue;
-            }
-        }
-        if let Err(err) = client.untag(&reference, false).await {
-            report.failures.push((drop, err.to_string()));
-            continue;
         }
         let event = NewTagEvent {
             registry: registry.to_string(),
@@ -274,4 +276,16 @@ pub async fn retention_round(
     }
     let plan = plan_gc(store, registry, policy, now).await?;
     run_gc(store, client, registry, plan, "the scheduled retention run").await.map(Some)
+}
+
+/// Removes `reference` if it still names `digest`: `Ok(false)` when it is gone already, an error (kept) when it
+/// moved since the plan was made (a build re-pointed it: then it is not ours to drop) or the registry failed.
+async fn remove_if_unmoved(client: &RegistryClient, reference: &Reference, digest: &str) -> Result<bool, String> {
+    match client.head_manifest(reference).await {
+        Ok(Some(now)) if now.digest.as_str() == digest => {}
+        Ok(Some(now)) => return Err(format!("it moved to {} since the plan was made; kept", now.digest)),
+        Ok(None) => return Ok(false),
+        Err(err) => return Err(err.to_string()),
+    }
+    client.untag(reference, false).await.map(|_| true).map_err(|err| err.to_string())
 }

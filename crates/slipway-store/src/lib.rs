@@ -33,11 +33,13 @@ mod periodic;
 mod projects;
 mod queue;
 mod registry_events;
+mod release_order;
 mod requests;
 mod results;
 mod schedules;
 mod stages;
 mod states;
+mod waits;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -53,6 +55,7 @@ pub use overview::{BuildCounts, StageReached, TierImage};
 pub use projects::{NewProject, Project};
 pub use queue::{BuildOutcome, ClaimedJob, QueueCounts};
 pub use registry_events::{EventClaim, NewRegistryEvent, RegistryEvent};
+pub use release_order::{HeadMove, HeadOutcome, LockAttempt, ReleaseHead, Tier};
 pub use requests::{ProjectNode, Requested};
 pub use results::{Finding, ImageEvidence, NewFinding, NewTestResult, TestResultRow};
 pub use stages::Stage;

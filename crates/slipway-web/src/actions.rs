@@ -2,7 +2,7 @@
 //! revoke or roll back a project's images.
 
 use serde::Serialize;
-use slipway_engine::{LifecycleError, ReleaseError, Trigger, release_build, request};
+use slipway_engine::{LifecycleError, PromoteError, ReleaseError, Trigger, release_build, request};
 use slipway_store::{Build, Project};
 
 use crate::error::WebError;
@@ -90,8 +90,11 @@ async fn promote(state: &AppState, project: &Project, build: &Build, by: &str) -
         release_build(state.store(), client, &state.config().registry, build.id, &format!("{by} (web)"), false)
             .await
             .map_err(|err| match err {
-            ReleaseError::NotReleasable { .. } => WebError::Conflict(err.to_string()),
+            ReleaseError::NotReleasable { .. } | ReleaseError::Promote(PromoteError::Superseded { .. }) => {
+                WebError::Conflict(err.to_string())
+            }
             ReleaseError::Store(e) => WebError::from(e),
+            ReleaseError::BeforeUnknown { .. } => WebError::Unavailable(err.to_string()),
             ReleaseError::Promote(e) => {
                 tracing::warn!(error = %e, "a release failed");
                 WebError::Unavailable(format!("the registry refused or failed: {e}"))
@@ -168,7 +171,14 @@ fn lifecycle_error(err: LifecycleError) -> WebError {
         LifecycleError::Store(e) => WebError::from(e),
         LifecycleError::UnknownDigest { .. } => WebError::NotFound(err.to_string()),
         LifecycleError::BadDigest(_) | LifecycleError::BadReference { .. } => WebError::BadRequest(err.to_string()),
-        LifecycleError::Registry { .. } => WebError::Unavailable(err.to_string()),
+        LifecycleError::Registry { .. } | LifecycleError::Lock(_) => WebError::Unavailable(err.to_string()),
+        LifecycleError::Promote(promote) => match *promote {
+            PromoteError::Store(e) => WebError::from(e),
+            PromoteError::Registry { .. } | PromoteError::ReadTag { .. } | PromoteError::Lock(_) => {
+                WebError::Unavailable(promote.to_string())
+            }
+            other => WebError::Conflict(other.to_string()),
+        },
         _ => WebError::Conflict(err.to_string()),
     }
 }

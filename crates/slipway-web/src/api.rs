@@ -152,7 +152,10 @@ async fn images(
         })?),
         None => None,
     };
-    let mut images = state.store().images(Some(project.id), qa_state).await?;
+    let mut images = match (qa_state, query.newest) {
+        (Some(QaState::Released), true) => state.store().stable_images(Some(project.id)).await?,
+        _ => state.store().images(Some(project.id), qa_state).await?,
+    };
     if query.newest {
         images.truncate(1);
     }

@@ -223,7 +223,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
     let children = store.children_of(&project.image).await?;
     let mut images = store.images(Some(project.id), None).await?;
     images.truncate(HISTORY);
-    let stable = images.iter().find(|i| i.qa_state == QaState::Released).map(|i| i.digest.clone());
+    let stable = store.stable_images(Some(project.id)).await?.into_iter().next().map(|i| i.digest);
     let tags = current
         .into_iter()
         .map(|event| TierTag { tag: event.tag, digest: event.digest, since: event.at, by: event.by })
@@ -262,6 +262,8 @@ pub(crate) struct BuildView {
     pub(crate) tests: Vec<TestResultRow>,
     pub(crate) promotions: Vec<Promotion>,
     pub(crate) qa_state: Option<QaState>,
+    /// Why a queued build cannot start yet: `waiting for build #7 of this project`.
+    pub(crate) waiting: Option<String>,
 }
 
 pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build) -> Result<BuildView, WebError> {
@@ -271,6 +273,7 @@ pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build
     let findings = store.findings(build.id).await?;
     let tests = store.test_results(build.id).await?;
     let promotions = store.promotions(build.id).await?;
+    let waiting = store.wait_reason(build.id).await?;
     let sizes = store.log_sizes(&stages.iter().map(|s| s.id).collect::<Vec<_>>()).await?;
     let stages: Vec<StageView> = stages
         .into_iter()
@@ -297,6 +300,7 @@ pub(crate) async fn build_view(state: &AppState, project: &Project, build: Build
         tests,
         promotions,
         qa_state: image.map(|i| i.qa_state),
+        waiting,
         focus,
         stages,
         build,

@@ -1,9 +1,11 @@
 //! deliver: the tested digest is written under `rc`, then under the release tags, manifest only (GET by
 //! digest, PUT under the tag): nothing is rebuilt, no layer moves, and no tag is re-resolved. Every tag
-//! moved is recorded with the digest it held before. `promotion: manual` stops at rc.
+//! moved is recorded with the digest it held before. `promotion: manual` stops at rc. The engine's
+//! [`promote`] keeps the release order: when a newer build of the project already holds a tier, this build's
+//! image is not delivered (it passed its tests; the log says which build superseded it).
 
 use slipway_engine::{MovedTag, PromoteError, Promoted, Promotion, promote};
-use slipway_store::QaState;
+use slipway_store::{QaState, Tier};
 
 use crate::failure::{StageFailure, StageResult};
 use crate::run::{BuildRun, Log};
@@ -11,7 +13,9 @@ use crate::run::{BuildRun, Log};
 impl BuildRun<'_> {
     pub(crate) async fn deliver(&mut self, log: Log<'_>) -> StageResult<()> {
         let tags = self.tags()?.clone();
-        self.promote("test", "rc", std::slice::from_ref(&tags.rc), QaState::Rc, log).await?;
+        if self.promote("test", Tier::Rc, std::slice::from_ref(&tags.rc), QaState::Rc, log).await? == Delivered::No {
+            return Ok(());
+        }
         if self.spec.manual_promotion() {
             log.line(format!(
                 "[slipway] promotion: manual — {}:{} waits for `slipway promote {}`",
@@ -21,10 +25,17 @@ impl BuildRun<'_> {
             ));
             return Ok(());
         }
-        self.promote("rc", "release", &tags.release, QaState::Released, log).await
+        self.promote("rc", Tier::Release, &tags.release, QaState::Released, log).await.map(drop)
     }
 
-    async fn promote(&self, from: &str, to: &str, tags: &[String], state: QaState, log: Log<'_>) -> StageResult<()> {
+    async fn promote(
+        &self,
+        from: &str,
+        tier: Tier,
+        tags: &[String],
+        state: QaState,
+        log: Log<'_>,
+    ) -> StageResult<Delivered> {
         let digest = self.digest()?.to_string();
         let repository = self.repository();
         let by = format!("build {}#{}", self.spec.image, self.build.number);
@@ -34,18 +45,24 @@ impl BuildRun<'_> {
             digest: &digest,
             tags,
             from_tier: from,
-            to_tier: to,
+            tier,
             build_id: self.build.id,
             by: &by,
             qa_state: state,
+            forced: false,
         };
         let slot = self.worker.settings.registry_slot(&mut |line| log.line(line)).await;
         let promoted = promote(&self.worker.store, &self.worker.registry, &promotion).await;
         drop(slot);
-        let Promoted { moved, cascade } = promoted.map_err(|e| match e {
-            PromoteError::Store(e) => StageFailure::from(e),
-            other => StageFailure::errored(other.to_string()),
-        })?;
+        let Promoted { moved, cascade, .. } = match promoted {
+            Ok(promoted) => promoted,
+            Err(superseded @ PromoteError::Superseded { .. }) => {
+                log.line(format!("[slipway] not delivered: {superseded}"));
+                return Ok(Delivered::No);
+            }
+            Err(PromoteError::Store(e)) => return Err(StageFailure::from(e)),
+            Err(other) => return Err(StageFailure::errored(other.to_string())),
+        };
         for MovedTag { tag, previous } in moved {
             match previous {
                 Some(before) if before == digest => log.line(format!("[slipway] {repository}:{tag} already {digest}")),
@@ -54,8 +71,15 @@ impl BuildRun<'_> {
             }
         }
         log_cascade(log, &cascade);
-        Ok(())
+        Ok(Delivered::Yes)
     }
+}
+
+/// Whether a promotion moved the tags, or a newer build of the project already holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    Yes,
+    No,
 }
 
 /// "[slipway]   demo/web:latest #4 queued", one line per project built on this image.

@@ -154,7 +154,11 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
             Some(image) => Some(project_named(&store, image).await?),
             None => None,
         };
-        let mut images = store.images(project.as_ref().map(|p| p.id), state).await?;
+        let project_id = project.as_ref().map(|p| p.id);
+        let mut images = match (state, args.newest) {
+            (Some(QaState::Released), true) => store.stable_images(project_id).await?,
+            _ => store.images(project_id, state).await?,
+        };
         if args.newest {
             let mut seen = std::collections::HashSet::new();
             images.retain(|image| seen.insert(image.project_id));

@@ -39,6 +39,8 @@ pub struct ProjectStatus {
     pub commit: Option<String>,
     /// The command that prints the build's log.
     pub log: Option<String>,
+    /// Why a queued build cannot start yet: `waiting for build #7 of this project`.
+    pub waiting: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +72,9 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> anyhow::R
                 if !p.causes.is_empty() {
                     writeln!(out, "    because: {}", p.causes.join("; "))?;
                 }
+                if let Some(waiting) = &p.waiting {
+                    writeln!(out, "    {waiting}")?;
+                }
                 if let (Some(stage), Some(error)) = (&p.failed_stage, &p.error) {
                     writeln!(out, "    {stage}: {error}")?;
                 }
@@ -83,7 +88,17 @@ pub fn run(args: &StatusArgs, config: &Config, out: &mut dyn Write) -> anyhow::R
 }
 
 pub async fn statuses(store: &Store) -> anyhow::Result<Vec<ProjectStatus>> {
-    Ok(store.last_builds().await?.into_iter().map(|(project, build)| status_of(&project, build.as_ref())).collect())
+    let last = store.last_builds().await?;
+    let ids: Vec<i64> = last.iter().filter_map(|(_, build)| build.as_ref().map(|b| b.id)).collect();
+    let mut waits = store.waits(&ids).await?;
+    Ok(last
+        .into_iter()
+        .map(|(project, build)| {
+            let mut status = status_of(&project, build.as_ref());
+            status.waiting = build.and_then(|b| waits.remove(&b.id));
+            status
+        })
+        .collect())
 }
 
 pub fn status_of(project: &Project, build: Option<&Build>) -> ProjectStatus {
@@ -100,5 +115,6 @@ pub fn status_of(project: &Project, build: Option<&Build>) -> ProjectStatus {
             let stage = b.failed_stage.map(|s| format!(" --stage {}", s.as_str())).unwrap_or_default();
             format!("slipway logs {} --build {}{stage}", project.image, b.number)
         }),
+        waiting: None,
     }
 }

@@ -50,7 +50,7 @@ impl Scenario {
         let dir = tempfile::tempdir().expect("a scenario dir");
         let database = match db {
             Db::Sqlite => format!("sqlite://{}", dir.path().join("slipway.db").display()),
-            Db::Postgres => postgres_database(&app),
+            Db::Postgres => slipway_e2e::postgres_database(&app),
         };
         Scenario { git: GitServer::start(), app, dir, database, registry: Registry::shared(), projects: Vec::new() }
     }
@@ -188,24 +188,6 @@ pub fn command_in(data_dir: &Path, args: &[&str], database: &str, registry: &str
         .env("HOME", std::env::temp_dir())
         .current_dir(data_dir);
     command
-}
-
-/// A fresh database on the PostgreSQL that scripts/setup runs (`SLIPWAY_TEST_POSTGRES` overrides).
-fn postgres_database(name: &str) -> String {
-    let server =
-        std::env::var("SLIPWAY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://slipway@127.0.0.1:5433/slipway".into());
-    let db = format!("slipway_test_{}", name.replace('-', "_"));
-    let psql = Command::new("psql")
-        .args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {db}")])
-        .output()
-        .expect("psql runs (scripts/setup installs PostgreSQL)");
-    assert!(
-        psql.status.success(),
-        "cannot create database {db} on {server}: {}; run scripts/setup",
-        String::from_utf8_lossy(&psql.stderr)
-    );
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
-    format!("{base}/{db}")
 }
 
 /// A Dockerfile whose image prints `version` (from /built).

@@ -15,6 +15,8 @@ pub(crate) mod project;
 pub(crate) mod project_parent;
 pub(crate) mod promotion;
 pub(crate) mod registry_event;
+pub(crate) mod release_head;
+pub(crate) mod repository_lock;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;

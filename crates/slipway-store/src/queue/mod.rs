@@ -7,6 +7,7 @@
 mod cancel;
 mod expire;
 mod finish;
+mod project;
 pub(crate) mod skip;
 
 use std::time::Duration;
@@ -45,6 +46,16 @@ pub struct QueueCounts {
     pub running: u64,
 }
 
+/// How often a claim steps back from a project another claimer is starting, before it reports nothing to do.
+const CLAIM_TRIES: usize = 4;
+
+enum Claim {
+    Taken(ClaimedJob),
+    Nothing,
+    /// Another claimer is starting a build of the same project.
+    ProjectBusy,
+}
+
 /// The jobs a claim looks at, in turn.
 const LAPSED: &str = "j.state = 'running' AND j.lease_until < $3";
 const QUEUED: &str = "j.state = 'queued' AND (j.not_before IS NULL OR j.not_before <= $3)";
@@ -52,6 +63,19 @@ const QUEUED: &str = "j.state = 'queued' AND (j.not_before IS NULL OR j.not_befo
 impl Store {
     /// Leases the next runnable build to `worker` for `lease`, or `None` when nothing may run now.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>, StoreError> {
+        // On PostgreSQL two claimers may pick two builds of one project at once; the second one to lock the
+        // project sees the first running, steps back and looks again.
+        for _ in 0..CLAIM_TRIES {
+            match self.claim_once(worker, lease).await? {
+                Claim::Taken(job) => return Ok(Some(job)),
+                Claim::Nothing => return Ok(None),
+                Claim::ProjectBusy => {}
+            }
+        }
+        Ok(None)
+    }
+
+    async fn claim_once(&self, worker: &str, lease: Duration) -> Result<Claim, StoreError> {
         let now = now();
         let until = lease_end(now, lease)?;
         let what = || format!("claiming a job for worker {worker}");
@@ -76,13 +100,20 @@ impl Store {
         }
         let Some(row) = row else {
             txn.commit().await.context(what)?;
-            return Ok(None);
+            return Ok(Claim::Nothing);
         };
         let claimed = ClaimedJob {
             job_id: row.try_get("", "id").context(what)?,
             build_id: row.try_get("", "build_id").context(what)?,
             attempt: row.try_get("", "attempts").context(what)?,
         };
+        // SQLite's writers take turns (BEGIN IMMEDIATE), so the statement saw every running build already.
+        if self.backend() == Backend::Postgres
+            && !project::project_is_free(&txn, claimed.build_id).await.context(what)?
+        {
+            txn.rollback().await.context(what)?;
+            return Ok(Claim::ProjectBusy);
+        }
         build::Entity::update_many()
             .col_expr(build::Column::State, Expr::value(BuildState::Running.as_str()))
             .col_expr(build::Column::Worker, Expr::value(worker))
@@ -102,7 +133,7 @@ impl Store {
             worker,
             "claimed"
         );
-        Ok(Some(claimed))
+        Ok(Claim::Taken(claimed))
     }
 
     /// Extends the lease if `worker` still holds the job. `false` means it does not (the lease lapsed and
@@ -147,7 +178,7 @@ impl Store {
     }
 }
 
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
     TimeDelta::from_std(lease)
         .ok()
         .and_then(|d| now.checked_add_signed(d))

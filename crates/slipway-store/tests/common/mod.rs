@@ -102,7 +102,8 @@ async fn sweep_leftovers(admin: &DatabaseConnection) {
         .unwrap();
     for row in rows {
         let name: String = row.try_get("", "datname").unwrap();
-        let pid = name.split('_').nth(2).unwrap_or_default();
+        // `slipway_test_<pid>_…`: a database whose test process has ended. Other names are not ours to drop.
+        let Some(pid) = name.split('_').nth(2).and_then(|pid| pid.parse::<u32>().ok()) else { continue };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
         }
