@@ -1,7 +1,8 @@
 //! One build, stage by stage: checkout → [prebuild] → lint → build → push → test → scan → deliver (an image
 //! pushed elsewhere skips prebuild, lint and build, and its push copies it by digest). Every
 //! stage is recorded with its log; the first failing stage ends the build with a message a maintainer can act
-//! on. A retried build (its lease lapsed) resumes: an image already pushed is not built again.
+//! on. A retried build (its lease lapsed) resumes: an image already pushed is not built again, and is pulled by
+//! digest when this worker's Docker daemon does not have it (the earlier attempt ran on another host).
 
 use std::path::PathBuf;
 
@@ -32,7 +33,8 @@ pub(crate) struct BuildRun<'w> {
     /// The digest pushed as the test tag: everything after the push works on it.
     pub digest: Option<String>,
     pub tags: Option<BuildTags>,
-    /// The image was pushed by an earlier attempt: build and push are skipped.
+    /// The image was pushed by an earlier attempt: build and push are skipped (and the image is pulled by digest
+    /// before the tests when this worker's daemon lacks it).
     pub resumed: bool,
     /// An earlier build produced this very digest and scanned it: a scan reads only the image, so it is not
     /// repeated.
@@ -118,14 +120,22 @@ impl<'w> BuildRun<'w> {
             stage!(StageKind::Build, build_image);
             stage!(StageKind::Push, push);
         }
-        // Tests and the (advisory) scan only read the pushed image: they run side by side.
+        // Tests and the (advisory) scan only read the pushed image: they run side by side, once this worker's
+        // Docker daemon has it (pulled here when an earlier attempt pushed it from another host).
         let (scan_id, scan_log) = self.begin(StageKind::Scan).await.map_err(|e| (StageKind::Scan, e))?;
         let (tested, scanned) = if self.test_skip {
-            (None, self.scan(scan_log.sink()).await)
+            let scanned = match self.pull_if_missing(scan_log.sink()).await {
+                Ok(()) => self.scan(scan_log.sink()).await,
+                missing => missing,
+            };
+            (None, scanned)
         } else {
             let kind = StageKind::Test;
             let (test_id, test_log) = self.begin(kind).await.map_err(|e| (kind, e))?;
-            let (tested, scanned) = tokio::join!(self.test(test_log.sink()), self.scan(scan_log.sink()));
+            let (tested, scanned) = match self.pull_if_missing(test_log.sink()).await {
+                Ok(()) => tokio::join!(self.test(test_log.sink()), self.scan(scan_log.sink())),
+                Err(missing) => (Err(missing.clone()), Err(missing)),
+            };
             self.end(kind, test_id, test_log, &tested).await.map_err(|e| (kind, e))?;
             (Some(tested), scanned)
         };

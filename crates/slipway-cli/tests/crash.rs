@@ -12,16 +12,9 @@ mod serving;
 
 use std::process::{Child, Command, Stdio};
 
-use scenario::{Db, Entry, Scenario, dockerfile, wait_for};
+use scenario::{Db, Entry, Scenario, dockerfile, sql, wait_for};
 use serving::{ServeGuard, address_of, serve_index_without_workers, spawn_serve};
 use slipway_e2e::harness::pull_digest;
-
-/// `psql URL -tA -c SQL`: the rows, `|`-separated.
-fn sql(database: &str, query: &str) -> Vec<String> {
-    let out = Command::new("psql").args([database, "-tA", "-c", query]).output().expect("psql runs");
-    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
-}
 
 /// Stops every process however the test ends.
 struct Processes(Vec<Child>);

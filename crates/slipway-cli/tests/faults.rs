@@ -4,6 +4,8 @@
 //! writes its log (the worker stops saying so, the database stays intact, and the build resumes once there is
 //! space), and four worker processes sharing one SQLite file (never "database is locked").
 
+#[path = "pipeline/private_dockerd.rs"]
+mod private_dockerd;
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
@@ -13,6 +15,7 @@ mod serving;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use private_dockerd::{PrivateDockerd, assert_host_bridge_works};
 use scenario::{Entry, Scenario, dockerfile};
 use serving::{ServeGuard, serve_index_without_workers};
 use slipway_e2e::harness::{Auth, Registry, pull_digest};
@@ -91,111 +94,6 @@ fn four_workers_share_one_sqlite_file_without_lock_errors() {
     assert!(!logs.to_lowercase().contains("database is locked"), "{logs}");
 }
 
-/// A Docker daemon of the test's own (its socket, data, containerd namespace and cgroup parent), so it can be
-/// killed and started again without touching the daemon every other test uses. No bridge, no iptables.
-struct PrivateDockerd {
-    dir: tempfile::TempDir,
-    child: Option<std::process::Child>,
-}
-
-impl PrivateDockerd {
-    fn start() -> PrivateDockerd {
-        let dir = tempfile::Builder::new().prefix("slipway-dockerd-").tempdir_in("/tmp").expect("a directory");
-        let mut daemon = PrivateDockerd { dir, child: None };
-        daemon.run();
-        // The base image, from the shared daemon: nothing can be pulled here.
-        let saved = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("docker save slipway/busybox:latest | docker -H {} load -q", daemon.url()))
-            .output()
-            .expect("docker save | load runs");
-        assert!(saved.status.success(), "{}", String::from_utf8_lossy(&saved.stderr));
-        daemon
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}/docker.sock", self.dir.path().display())
-    }
-
-    /// Starts the daemon (again) and waits until it answers.
-    fn run(&mut self) {
-        let d = self.dir.path();
-        let namespace = format!("slipway-test-{}", std::process::id());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("dockerd.log")).expect("log");
-        let child = std::process::Command::new("dockerd")
-            .arg("--host")
-            .arg(self.url())
-            .arg(format!("--data-root={}", d.join("root").display()))
-            .arg(format!("--exec-root={}", d.join("exec").display()))
-            .arg(format!("--pidfile={}", d.join("dockerd.pid").display()))
-            .args(["--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"])
-            .arg(format!("--cgroup-parent={namespace}"))
-            .arg(format!("--containerd-namespace={namespace}"))
-            .arg(format!("--containerd-plugins-namespace={namespace}-plugins"))
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dockerd starts");
-        self.child = Some(child);
-        let started = Instant::now();
-        while !std::process::Command::new("docker")
-            .args(["-H", &self.url(), "version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-        {
-            assert!(started.elapsed() < Duration::from_secs(60), "the private dockerd did not start: {}", self.log());
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Kills the daemon at once, as a crash would, and the shims of its containers with it (so that the next
-    /// start begins clean, as after a reboot).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let namespace = format!("slipway-test-{}", std::process::id());
-        let dir = self.dir.path().display();
-        for pattern in [format!("containerd-shim.*-namespace {namespace} "), format!("containerd --config {dir}")] {
-            let _ = std::process::Command::new("pkill").args(["-9", "-f", &pattern]).status();
-        }
-        // Killed processes whose parent died may stay zombies here (nothing reaps them): their pid files would
-        // make the next start wait for them.
-        let _ = std::fs::remove_file(self.dir.path().join("dockerd.pid"));
-        let _ = std::fs::remove_file(self.dir.path().join("exec/containerd/containerd.pid"));
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    /// The end of the daemon's log.
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().filter(|l| !l.contains("[core]")).collect();
-        lines[lines.len().saturating_sub(25)..].join("\n")
-    }
-}
-
-impl Drop for PrivateDockerd {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGTERM: the daemon stops its containers and unmounts what it mounted under the directory.
-            let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("grep -o ' {}[^ ]*' /proc/mounts | xargs -r -n1 umount -l", self.dir.path().display()))
-            .status();
-    }
-}
-
 #[test]
 fn dockerd_killed_mid_build_errors_the_build_clearly_and_it_is_retried() {
     let mut dockerd = PrivateDockerd::start();
@@ -243,6 +141,8 @@ fn dockerd_killed_mid_build_errors_the_build_clearly_and_it_is_retried() {
     drop(serving);
     assert!(done["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{done:#}");
     assert!(s.logs("slow").contains("attempt 2 of this build"), "the same build, attempted again");
+    drop(dockerd);
+    assert_host_bridge_works();
 }
 
 /// A tmpfs of `size` mounted at `dir` for the test (root only, as CI runs); unmounted however the test ends.

@@ -171,10 +171,36 @@ impl BuildRun<'_> {
         // The tests run it from the local daemon, as they do an image built here.
         let by_digest = format!("{repository}@{digest}");
         log.line(format!("[slipway] pulling {by_digest} for the tests"));
-        let auth = self.worker.docker_auth(&by_digest);
-        let pulled = self.worker.docker.pull_with_auth(&by_digest, auth.as_ref(), &mut log.callback()).await;
-        pulled.map_err(StageFailure::errored)?;
+        self.pull_by_digest(&by_digest, log).await?;
         self.record_pushed(digest, previous).await
+    }
+
+    /// A resumed build whose image an earlier attempt pushed from another worker's Docker daemon: pulls that
+    /// digest into this one (with the registry's credentials), so the tests and the scan run on what was pushed.
+    pub(crate) async fn pull_if_missing(&self, log: Log<'_>) -> StageResult<()> {
+        if !self.resumed {
+            return Ok(());
+        }
+        let by_digest = format!("{}@{}", self.repository(), self.digest()?);
+        match self.worker.docker.image_digest(&by_digest).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                log.line(format!(
+                    "[slipway] {by_digest} was pushed by an earlier attempt and this worker's Docker daemon does \
+                     not have it; pulling it by digest"
+                ));
+                self.pull_by_digest(&by_digest, log).await
+            }
+            Err(err) => Err(StageFailure::errored(format!("Docker: {err}"))),
+        }
+    }
+
+    /// `docker pull REPOSITORY@DIGEST` with the registry's credentials; a failure is Slipway's (the image is
+    /// in the registry).
+    async fn pull_by_digest(&self, by_digest: &str, log: Log<'_>) -> StageResult<()> {
+        let auth = self.worker.docker_auth(by_digest);
+        let pulled = self.worker.docker.pull_with_auth(by_digest, auth.as_ref(), &mut log.callback()).await;
+        pulled.map_err(StageFailure::errored)
     }
 
     /// The digest now under the test tag: recorded on the build, as an image, and in the tag history.

@@ -208,3 +208,11 @@ pub fn wait_for<T>(seconds: u64, what: &str, mut found: impl FnMut() -> Option<T
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// `psql URL -tA -c SQL` on a [`Db::Postgres`] scenario's database: the rows, `|`-separated.
+#[allow(dead_code)]
+pub fn sql(database: &str, query: &str) -> Vec<String> {
+    let out = Command::new("psql").args([database, "-tA", "-c", query]).output().expect("psql runs");
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
