@@ -36,6 +36,7 @@ mod registry_events;
 mod requests;
 mod results;
 mod schedules;
+mod stable;
 mod stages;
 mod states;
 

@@ -152,10 +152,17 @@ async fn images(
         })?),
         None => None,
     };
-    let mut images = state.store().images(Some(project.id), qa_state).await?;
-    if query.newest {
-        images.truncate(1);
-    }
+    let images = match (qa_state, query.newest) {
+        // Stable: the store's one definition of it.
+        (Some(QaState::Released), true) => state.store().stable_image(project.id).await?.into_iter().collect(),
+        (_, newest) => {
+            let mut images = state.store().images(Some(project.id), qa_state).await?;
+            if newest {
+                images.truncate(1);
+            }
+            images
+        }
+    };
     let mut answered = Vec::with_capacity(images.len());
     for image in images {
         let evidence = state.store().image_evidence(&image).await?;

@@ -223,7 +223,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
     let children = store.children_of(&project.image).await?;
     let mut images = store.images(Some(project.id), None).await?;
     images.truncate(HISTORY);
-    let stable = images.iter().find(|i| i.qa_state == QaState::Released).map(|i| i.digest.clone());
+    let stable = store.stable_image(project.id).await?.map(|i| i.digest);
     let tags = current
         .into_iter()
         .map(|event| TierTag { tag: event.tag, digest: event.digest, since: event.at, by: event.by })

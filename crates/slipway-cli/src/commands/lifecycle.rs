@@ -154,12 +154,18 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
             Some(image) => Some(project_named(&store, image).await?),
             None => None,
         };
-        let mut images = store.images(project.as_ref().map(|p| p.id), state).await?;
-        if args.newest {
-            let mut seen = std::collections::HashSet::new();
-            images.retain(|image| seen.insert(image.project_id));
-        }
         let names: BTreeMap<i64, String> = store.projects().await?.into_iter().map(|p| (p.id, p.image)).collect();
+        let images = match (state, args.newest) {
+            (Some(QaState::Released), true) => stable_images(&store, project.as_ref(), &names).await?,
+            _ => {
+                let mut images = store.images(project.as_ref().map(|p| p.id), state).await?;
+                if args.newest {
+                    let mut seen = std::collections::HashSet::new();
+                    images.retain(|image| seen.insert(image.project_id));
+                }
+                images
+            }
+        };
         let tags = tags_by_digest(&store, &images).await?;
         let mut evidence = Vec::with_capacity(images.len());
         for image in &images {
@@ -213,6 +219,25 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
         store.close().await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The stable image of `project`, or of every project, through the store's one definition of stable.
+async fn stable_images(
+    store: &Store,
+    project: Option<&slipway_store::Project>,
+    names: &BTreeMap<i64, String>,
+) -> anyhow::Result<Vec<Image>> {
+    let ids: Vec<i64> = match project {
+        Some(project) => vec![project.id],
+        None => names.keys().copied().collect(),
+    };
+    let mut stable = Vec::new();
+    for id in ids {
+        stable.extend(store.stable_image(id).await?);
+    }
+    // Newest first, as every other listing.
+    stable.sort_by_key(|image| std::cmp::Reverse((image.created_at, image.id)));
+    Ok(stable)
 }
 
 /// The tags Slipway last moved to each digest (as its tag history records them).
