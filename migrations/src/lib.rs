@@ -26,6 +26,7 @@ mod m20261203_000013_registry_events;
 mod m20261203_000014_periodic_runs;
 mod m20261203_000015_jobs_by_lease;
 mod m20261203_000016_job_retry_delay;
+mod m20261203_000018_tag_drift;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_periodic_runs::Migration),
             Box::new(m20261203_000015_jobs_by_lease::Migration),
             Box::new(m20261203_000016_job_retry_delay::Migration),
+            Box::new(m20261203_000018_tag_drift::Migration),
         ]
     }
 }

@@ -18,5 +18,6 @@ pub(crate) mod registry_event;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;
+pub(crate) mod tag_drift;
 pub(crate) mod tag_event;
 pub(crate) mod test_result;
