@@ -38,7 +38,7 @@ pub struct ImagesArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
 }
@@ -137,7 +137,7 @@ fn evidence_line(evidence: &slipway_store::ImageEvidence) -> String {
     line
 }
 
-fn who(by: Option<&String>) -> String {
+pub(super) fn who(by: Option<&String>) -> String {
     by.cloned().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into())
 }
 
