@@ -2,15 +2,19 @@
 //! a tag pushed over by hand, a tag deleted outside Slipway and a release tag that is not the stable digest
 //! (exit 1); `--repair` puts each back by digest, recorded in the tag history as a repair with what it found,
 //! and the next check exits 0. A registry that does not answer is "could not check": not drift, not repaired,
-//! nothing changed.
+//! nothing changed. `slipway serve` runs the check on its interval and shows the drift on the project page
+//! and in `/metrics` (`slipway_tag_drift`).
 
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[path = "pipeline/serving.rs"]
+mod serving;
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 
-use scenario::{Entry, Scenario, dockerfile};
+use scenario::{Entry, Scenario, dockerfile, wait_for};
+use serving::{ServeGuard, address_of, http_with, spawn_serve};
 use slipway_e2e::harness::{Auth, LocalTags, Registry, build_image, pull_digest, push, unique_name};
 use slipway_store::{Store, TagEvent};
 
@@ -180,4 +184,36 @@ fn a_registry_that_does_not_answer_is_could_not_check_and_nothing_changes() {
     registry.restart();
     let back = s.slipway(&["tags", "check"]);
     assert_eq!(back.status.code(), Some(0), "every tag was where Slipway left it: {}", said(&back));
+}
+
+#[test]
+fn serve_checks_on_its_interval_and_shows_drift_in_metrics_and_on_the_project_page() {
+    let mut s = Scenario::new("driftserve");
+    s.repo("web", &[("Dockerfile", &dockerfile("web"))]);
+    s.project(Entry::new("web"));
+    assert!(s.run().status.success());
+    let web = s.repository("web");
+    let released = pull_digest(&format!("{web}:latest"));
+    let mut local = LocalTags::new();
+    let by_hand = push_by_hand(&mut local, &format!("{web}:latest"));
+
+    let args = ["serve", "--no-workers", "--listen", "127.0.0.1:0", "--tag-check-interval", "1s"];
+    let mut serve = spawn_serve(&mut s.command(&args), Stdio::null());
+    let serving = ServeGuard(&mut serve);
+    let address = address_of(serving.0);
+    let series = format!("slipway_tag_drift{{repository=\"{web}\",kind=\"moved\"}} 1");
+    let metrics = wait_for(30, "the drift in /metrics", || {
+        let answer = http_with(&address, "GET", "/metrics", &[], "");
+        answer.contains(&series).then_some(answer)
+    });
+    assert!(metrics.contains(&format!("slipway_tag_drift{{repository=\"{web}\",kind=\"deleted\"}} 0")), "{metrics}");
+    assert!(metrics.contains(&format!("slipway_tag_unchecked{{repository=\"{web}\"}} 0")), "{metrics}");
+    let page = http_with(&address, "GET", &format!("/projects/{}/web/latest", s.app), &[], "");
+    assert!(page.contains(r#"<table id="tag-drift">"#), "{page}");
+    assert!(page.contains("pushed over outside Slipway") && page.contains(&by_hand), "what differs: {page}");
+    assert!(page.contains(&format!("puts {released} back")), "what to do: {page}");
+    let api = http_with(&address, "GET", &format!("/api/v1/projects/{}/web/latest", s.app), &[], "");
+    assert!(api.contains(r#""state":"moved""#), "the API has it too: {api}");
+    drop(serving);
+    assert_eq!(pull_digest(&format!("{web}:latest")), by_hand, "serve reports; it never repairs");
 }
