@@ -27,6 +27,7 @@ mod m20261203_000014_periodic_runs;
 mod m20261203_000015_jobs_by_lease;
 mod m20261203_000016_job_retry_delay;
 mod m20261203_000017_release_order;
+mod m20261203_000018_tag_drift;
 
 /// Applies the schema: `Migrator::up(&db, None)`.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_jobs_by_lease::Migration),
             Box::new(m20261203_000016_job_retry_delay::Migration),
             Box::new(m20261203_000017_release_order::Migration),
+            Box::new(m20261203_000018_tag_drift::Migration),
         ]
     }
 }

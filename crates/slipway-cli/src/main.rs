@@ -50,6 +50,9 @@ enum Command {
     Gc(commands::lifecycle::GcArgs),
     /// Re-point the release tag to the previous released digest (or --to one).
     Rollback(commands::lifecycle::RollbackArgs),
+    /// Whether the registry serves every tag as Slipway recorded it (`tags check [--repair]`).
+    #[command(subcommand)]
+    Tags(commands::tags::TagsCommand),
     /// Each project's last build: state, failing stage, error, digest and where its log is.
     Status(commands::status::StatusArgs),
     /// A build's stage logs.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => commands::lifecycle::rollback(&args, &config, &mut out),
         Command::Promote(args) => commands::lifecycle::promote(&args, &config, &mut out),
         Command::Gc(args) => commands::lifecycle::gc(&args, &config, &mut out),
+        Command::Tags(command) => commands::tags::run(command, &config, &mut out),
         Command::Status(args) => commands::status::run(&args, &config, &mut out),
         Command::Logs(args) => commands::logs::run(&args, &config, &mut out),
         Command::Db(command) => commands::db::run(command, &config, &mut out),

@@ -1,11 +1,12 @@
 //! The pipeline's rules: the tag scheme, the build plan, queuing a plan's builds in the store, promotion,
-//! triggers and the cascade a delivered parent starts.
+//! triggers, the cascade a delivered parent starts, and the tag check (drift between the store and the registry).
 
 pub mod base_images;
 pub mod branches;
 pub mod cascade;
 pub mod cron;
 pub mod digest;
+pub mod drift;
 pub mod enqueue;
 pub mod events;
 pub mod lifecycle;
@@ -27,6 +28,7 @@ pub use base_images::{BaseImageReport, check_base_images};
 pub use branches::{PollReport, poll_branches};
 pub use cascade::{ProjectGraph, queue_cascade};
 pub use digest::{DigestReport, digest_period, digest_round};
+pub use drift::{Drift, DriftReport, Outcome, Repair, RepairError, TagCheck, check_tags, repair_tags, tag_check_round};
 pub use enqueue::{QueuedBuild, enqueue_plan};
 pub use events::{AnnounceReport, EventHookError, EventHooks, announce_round};
 pub use lifecycle::{LifecycleError, Revocation, Rollback, TagChange, revoke, rollback};

@@ -40,6 +40,10 @@ pub enum StoreError {
     #[error("{table}.{column} of row {id} holds a value this version cannot read: {source}")]
     Corrupt { table: &'static str, column: &'static str, id: i64, source: ParseStateError },
 
+    /// The same, in a table keyed by name rather than by id (`tag_drift` by repository and tag).
+    #[error("{table}.{column} of {key} holds a value this version cannot read: {source}")]
+    CorruptKeyed { table: &'static str, column: &'static str, key: String, source: ParseStateError },
+
     #[error("{table}.{column} of row {id} is not the JSON this version expects: {source}")]
     BadJson { table: &'static str, column: &'static str, id: i64, source: serde_json::Error },
 }

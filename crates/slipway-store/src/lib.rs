@@ -37,9 +37,11 @@ mod release_order;
 mod requests;
 mod results;
 mod schedules;
+mod stable;
 mod stages;
 mod states;
 mod waits;
+mod tag_drift;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -60,6 +62,7 @@ pub use requests::{ProjectNode, Requested};
 pub use results::{Finding, ImageEvidence, NewFinding, NewTestResult, TestResultRow};
 pub use stages::Stage;
 pub use states::{BuildState, JobState, ParseStateError, QaState, Severity, StageKind, StageState, TestResult};
+pub use tag_drift::{NewTagDrift, TagDrift, TagState};
 
 /// Now, to the microsecond PostgreSQL keeps, so a value reads back as it was written on both backends.
 pub(crate) fn now() -> DateTime<Utc> {

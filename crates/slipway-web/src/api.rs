@@ -152,13 +152,17 @@ async fn images(
         })?),
         None => None,
     };
-    let mut images = match (qa_state, query.newest) {
-        (Some(QaState::Released), true) => state.store().stable_images(Some(project.id)).await?,
-        _ => state.store().images(Some(project.id), qa_state).await?,
+    let images = match (qa_state, query.newest) {
+        // Stable: the store's one definition of it.
+        (Some(QaState::Released), true) => state.store().stable_image(project.id).await?.into_iter().collect(),
+        (_, newest) => {
+            let mut images = state.store().images(Some(project.id), qa_state).await?;
+            if newest {
+                images.truncate(1);
+            }
+            images
+        }
     };
-    if query.newest {
-        images.truncate(1);
-    }
     let mut answered = Vec::with_capacity(images.len());
     for image in images {
         let evidence = state.store().image_evidence(&image).await?;

@@ -3,15 +3,17 @@
 //!
 //! Build, stage, queue and release figures come from the database, so every server shows the same numbers
 //! whichever workers did the work; quantiles are over the newest builds, stages and releases (as a summary's
-//! are over a window). Registry errors are this process's own.
+//! are over a window). Tag drift is the last tag check's, stored by whichever server ran it. Registry errors
+//! are this process's own.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
-use slipway_store::{StageKind, Store};
+use slipway_store::{StageKind, Store, TagDrift, TagState};
 
 use crate::error::PageError;
 use crate::state::AppState;
@@ -96,6 +98,8 @@ async fn render(store: &Store) -> Result<String, slipway_store::StoreError> {
         latencies,
     );
 
+    tag_drift(&mut out, &store.tag_drift(None).await?);
+
     family(&mut out, "slipway_registry_errors_total", "counter", "Failed registry requests, by registry and status.");
     for e in slipway_registry::registry_error_counts() {
         let _ = writeln!(
@@ -107,6 +111,34 @@ async fn render(store: &Store) -> Result<String, slipway_store::StoreError> {
         );
     }
     Ok(out)
+}
+
+/// `slipway_tag_drift{repository, kind}`: the tags the last check found drifting, one series per repository
+/// checked and kind (`moved`, `deleted`, `not_stable`; 0 when none), and `slipway_tag_unchecked{repository}`:
+/// the tags it could not read.
+fn tag_drift(out: &mut String, rows: &[TagDrift]) {
+    let mut counts: BTreeMap<&str, BTreeMap<TagState, usize>> = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.result.repository.as_str()).or_default().entry(row.result.state).or_default() += 1;
+    }
+    let count = |states: &BTreeMap<TagState, usize>, state| states.get(&state).copied().unwrap_or(0);
+    family(
+        out,
+        "slipway_tag_drift",
+        "gauge",
+        "Tags the last tag check found drifting from what Slipway recorded, by repository and kind.",
+    );
+    for (repository, states) in &counts {
+        for kind in TagState::ALL.iter().copied().filter(|s| s.is_drift()) {
+            let (repository, n) = (label(repository), count(states, kind));
+            let _ = writeln!(out, "slipway_tag_drift{{repository=\"{repository}\",kind=\"{kind}\"}} {n}");
+        }
+    }
+    family(out, "slipway_tag_unchecked", "gauge", "Tags the last tag check could not read, by repository.");
+    for (repository, states) in &counts {
+        let n = count(states, TagState::Unchecked);
+        let _ = writeln!(out, "slipway_tag_unchecked{{repository=\"{}\"}} {n}", label(repository));
+    }
 }
 
 fn seconds(ms: i64) -> f64 {
@@ -161,5 +193,36 @@ mod tests {
         assert!(out.contains("x_seconds_sum{stage=\"build\"} 6"), "{out}");
         assert!(out.contains("x_seconds_count{stage=\"build\"} 3"), "{out}");
         assert_eq!(label("a\"b\\"), "a\\\"b\\\\");
+    }
+
+    #[test]
+    fn tag_drift_has_a_series_per_repository_and_kind() {
+        let row = |repository: &str, tag: &str, state| TagDrift {
+            result: slipway_store::NewTagDrift {
+                repository: repository.into(),
+                tag: tag.into(),
+                state,
+                recorded: "sha256:aa".into(),
+                found: None,
+                stable: None,
+                error: None,
+            },
+            checked_at: Utc::now(),
+        };
+        let mut out = String::new();
+        tag_drift(
+            &mut out,
+            &[
+                row("r/a/web", "latest", TagState::Moved),
+                row("r/a/web", "rc", TagState::Moved),
+                row("r/a/api", "rc", TagState::Unchecked),
+            ],
+        );
+        assert!(out.contains("# TYPE slipway_tag_drift gauge"), "{out}");
+        assert!(out.contains("slipway_tag_drift{repository=\"r/a/web\",kind=\"moved\"} 2"), "{out}");
+        assert!(out.contains("slipway_tag_drift{repository=\"r/a/web\",kind=\"not_stable\"} 0"), "{out}");
+        assert!(out.contains("slipway_tag_drift{repository=\"r/a/api\",kind=\"deleted\"} 0"), "{out}");
+        assert!(out.contains("slipway_tag_unchecked{repository=\"r/a/api\"} 1"), "{out}");
+        assert!(!out.contains("kind=\"unchecked\"") && !out.contains("kind=\"in_step\""), "{out}");
     }
 }

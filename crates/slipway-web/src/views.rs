@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use slipway_engine::{Outcome, TagCheck};
 use slipway_store::{
-    Build, BuildState, Finding, Image, Project, Promotion, QaState, Stage, StageKind, StageState, TagEvent,
+    Build, BuildState, Finding, Image, Project, Promotion, QaState, Stage, StageKind, StageState, TagEvent, TagState,
     TestResultRow,
 };
 
@@ -208,6 +209,51 @@ pub(crate) struct ProjectView {
     pub(crate) stable: Option<String>,
     pub(crate) parents: Vec<String>,
     pub(crate) children: Vec<String>,
+    /// The last tag check of the repository.
+    pub(crate) tag_check: TagCheckView,
+}
+
+/// What the last tag check found in a project's repository: when, and each tag that drifts or could not be
+/// checked, with what to do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct TagCheckView {
+    /// When the check ran; none before the first.
+    pub(crate) checked_at: Option<DateTime<Utc>>,
+    pub(crate) in_step: usize,
+    pub(crate) tags: Vec<TagDriftView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TagDriftView {
+    pub(crate) tag: String,
+    /// `moved`, `deleted`, `not_stable` or `unchecked`.
+    pub(crate) state: TagState,
+    pub(crate) recorded: String,
+    /// What the registry serves, when known.
+    pub(crate) served: Option<String>,
+    pub(crate) problem: String,
+    pub(crate) hint: String,
+}
+
+async fn tag_check_view(state: &AppState, repository: &str) -> Result<TagCheckView, WebError> {
+    let rows = state.store().tag_drift(Some(repository)).await?;
+    let mut view = TagCheckView { checked_at: rows.iter().map(|r| r.checked_at).max(), ..TagCheckView::default() };
+    for row in rows {
+        let check = TagCheck::from_row(&row.result);
+        if check.outcome == Outcome::InStep {
+            view.in_step += 1;
+            continue;
+        }
+        view.tags.push(TagDriftView {
+            tag: check.tag.clone(),
+            state: check.state(),
+            recorded: check.recorded.clone(),
+            served: check.served().map(str::to_string),
+            problem: check.problem(),
+            hint: check.hint(),
+        });
+    }
+    Ok(view)
 }
 
 /// How many builds and tag moves a project page lists.
@@ -223,7 +269,8 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
     let children = store.children_of(&project.image).await?;
     let mut images = store.images(Some(project.id), None).await?;
     images.truncate(HISTORY);
-    let stable = store.stable_images(Some(project.id)).await?.into_iter().next().map(|i| i.digest);
+    let stable = store.stable_image(project.id).await?.map(|i| i.digest);
+    let tag_check = tag_check_view(state, &repository).await?;
     let tags = current
         .into_iter()
         .map(|event| TierTag { tag: event.tag, digest: event.digest, since: event.at, by: event.by })
@@ -238,6 +285,7 @@ pub(crate) async fn project_view(state: &AppState, project: Project) -> Result<P
         tag_history: history,
         images,
         stable,
+        tag_check,
     })
 }
 

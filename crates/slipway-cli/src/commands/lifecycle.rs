@@ -38,7 +38,7 @@ pub struct ImagesArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
 }
@@ -137,7 +137,7 @@ fn evidence_line(evidence: &slipway_store::ImageEvidence) -> String {
     line
 }
 
-fn who(by: Option<&String>) -> String {
+pub(super) fn who(by: Option<&String>) -> String {
     by.cloned().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into())
 }
 
@@ -154,16 +154,18 @@ pub fn images(args: &ImagesArgs, config: &Config, out: &mut dyn Write) -> anyhow
             Some(image) => Some(project_named(&store, image).await?),
             None => None,
         };
-        let project_id = project.as_ref().map(|p| p.id);
-        let mut images = match (state, args.newest) {
-            (Some(QaState::Released), true) => store.stable_images(project_id).await?,
-            _ => store.images(project_id, state).await?,
-        };
-        if args.newest {
-            let mut seen = std::collections::HashSet::new();
-            images.retain(|image| seen.insert(image.project_id));
-        }
         let names: BTreeMap<i64, String> = store.projects().await?.into_iter().map(|p| (p.id, p.image)).collect();
+        let images = match (state, args.newest) {
+            (Some(QaState::Released), true) => store.stable_images(project.as_ref().map(|p| p.id)).await?,
+            _ => {
+                let mut images = store.images(project.as_ref().map(|p| p.id), state).await?;
+                if args.newest {
+                    let mut seen = std::collections::HashSet::new();
+                    images.retain(|image| seen.insert(image.project_id));
+                }
+                images
+            }
+        };
         let tags = tags_by_digest(&store, &images).await?;
         let mut evidence = Vec::with_capacity(images.len());
         for image in &images {

@@ -12,5 +12,6 @@ pub mod rounds;
 pub mod run;
 pub mod serve;
 pub mod status;
+pub mod tags;
 pub mod token;
 pub mod worker;

@@ -1,5 +1,6 @@
 //! The server's rounds: each looks at one thing on an interval (git branches, schedules, ended builds to mail
-//! about, external base images) and logs what it did; a failed round is logged and tried again next time.
+//! about, external base images, tag drift) and logs what it did; a failed round is logged and tried again next
+//! time.
 
 use std::time::Duration;
 
@@ -172,5 +173,42 @@ pub async fn retention_once(
             );
         }
         Err(err) => tracing::warn!(error = %err, "the retention run failed; trying again next round"),
+    }
+}
+
+/// How often the scheduled tag check is looked at (it runs once per its interval across servers).
+pub const TAG_CHECK_TICK: Duration = Duration::from_secs(60);
+
+/// One look at the scheduled tag check; when it is this server's turn, each drifting tag is logged (the result
+/// is stored for the pages and `/metrics`). It never repairs.
+pub async fn tag_check_once(
+    store: &slipway_store::Store,
+    client: &RegistryClient,
+    registry: &str,
+    interval: chrono::TimeDelta,
+) {
+    match slipway_engine::tag_check_round(store, client, registry, interval, chrono::Utc::now()).await {
+        Ok(None) => {}
+        Ok(Some(report)) => {
+            for check in report.drifting() {
+                tracing::warn!(
+                    repository = %check.repository, tag = %check.tag, kind = %check.state(), hint = %check.hint(),
+                    "tag drift: {}", check.problem()
+                );
+            }
+            for check in report.unchecked() {
+                tracing::warn!(repository = %check.repository, tag = %check.tag, "tag check: {}", check.problem());
+            }
+            tracing::info!(
+                checked = report.checks.len(),
+                drifting = report.drifting().count(),
+                unchecked = report.unchecked().count(),
+                "tag check: {} tag(s) checked, {} drifting, {} could not be checked",
+                report.checks.len(),
+                report.drifting().count(),
+                report.unchecked().count()
+            );
+        }
+        Err(err) => tracing::warn!(error = %err, "the tag check failed; trying again next round"),
     }
 }

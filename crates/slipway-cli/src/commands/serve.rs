@@ -1,7 +1,7 @@
 //! `slipway serve [--listen ADDR] [--index PATH | --index-git-url URL] [--no-workers]`: the web UI and JSON API,
 //! with a local worker pool by default, on the configured database. Its index is applied at start and at each
 //! change (see `reload`); invalid entries are shown on the dashboard. Its rounds (`rounds`) poll branches,
-//! run schedules, look up base images, and send mail and event webhooks. Ctrl-C (or SIGTERM) stops taking work and
+//! run schedules, look up base images, check the tags against the registry, and send mail and event webhooks. Ctrl-C (or SIGTERM) stops taking work and
 //! requests; a build still running is left to be resumed by the next worker.
 
 use std::io::Write;
@@ -23,8 +23,8 @@ use super::index_source::{GitIndex, IndexSource};
 use super::pipeline::PipelineArgs;
 use super::reload::{IndexReloader, summary};
 use super::rounds::{
-    DIGEST_TICK, NOTIFY_TICK, RETENTION_TICK, SCHEDULE_TICK, announce_once, check_bases_once, digest_once, every,
-    notify_once, poll_branches_once, retention_once, run_schedules_once,
+    DIGEST_TICK, NOTIFY_TICK, RETENTION_TICK, SCHEDULE_TICK, TAG_CHECK_TICK, announce_once, check_bases_once,
+    digest_once, every, notify_once, poll_branches_once, retention_once, run_schedules_once, tag_check_once,
 };
 use super::run::{Pool, Workers};
 use crate::config::Config;
@@ -78,6 +78,12 @@ pub struct ServeArgs {
     /// default: [retention] interval, 1d). Each run logs the tags it removed.
     #[arg(long, env = "SLIPWAY_GC_INTERVAL", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     gc_interval: Option<Duration>,
+    /// How often every tag Slipway recorded is compared with what the registry serves, once across all
+    /// servers (`0s`: never); the result is shown on the project pages and in `/metrics` (`slipway_tag_drift`).
+    /// It never repairs: `slipway tags check --repair` does.
+    #[arg(long, env = "SLIPWAY_TAG_CHECK_INTERVAL", value_name = "DURATION", default_value = "10m",
+          value_parser = crate::duration::parse_duration)]
+    tag_check_interval: Duration,
     /// Mail about failed (and fixed) builds to each project's notify-email through this server,
     /// `smtp://[user:password@]host[:port]`; without it no mail is sent.
     #[arg(long, env = "SLIPWAY_SMTP_URL", value_name = "URL")]
@@ -210,6 +216,18 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
         }
         None => None,
     };
+    let tag_check = if args.tag_check_interval.is_zero() {
+        None
+    } else {
+        let interval = args.tag_check_interval;
+        let every_delta = chrono::TimeDelta::from_std(interval).context("--tag-check-interval is too long")?;
+        let (store, client, registry) = (store.clone(), client.clone(), registry.clone());
+        writeln!(out, "checking the tags against the registry every {}", crate::duration::show(interval))?;
+        Some(tokio::spawn(every(interval.min(TAG_CHECK_TICK), stop_rx.clone(), move || {
+            let (store, client, registry) = (store.clone(), client.clone(), registry.clone());
+            async move { tag_check_once(&store, &client, &registry, every_delta).await }
+        })))
+    };
     let reloading =
         reloader.map(|reloader| tokio::spawn(reloader.run(args.index_poll_interval, index_pushed, stop_rx.clone())));
     writeln!(out, "checking git branches every {}", crate::duration::show(args.git_poll_interval))?;
@@ -271,7 +289,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     if let Some(reloading) = reloading {
         reloading.abort();
     }
-    for task in [notifier, announcer, retention].into_iter().flatten() {
+    for task in [notifier, announcer, retention, tag_check].into_iter().flatten() {
         task.abort();
     }
     store.close().await?;

@@ -20,5 +20,6 @@ pub(crate) mod repository_lock;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod stage;
+pub(crate) mod tag_drift;
 pub(crate) mod tag_event;
 pub(crate) mod test_result;

@@ -8,14 +8,12 @@
 mod lock;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use serde::Serialize;
 
-use crate::entities::{image, release_head};
+use crate::entities::release_head;
 use crate::error::{Context, StoreError};
-use crate::states::QaState;
-use crate::{Image, Store, now};
+use crate::{Store, now};
 
 pub use lock::LockAttempt;
 
@@ -177,37 +175,6 @@ impl Store {
             .await
             .context(|| format!("clearing the {tier} head of project {project_id}"))?;
         Ok(removed.rows_affected == 1)
-    }
-
-    /// The stable image of each project (of one, if given): the released digest its release head names, the
-    /// answer to "which image is stable?" (`slipway images --state released --newest`). A rollback moves it back;
-    /// a revoke moves it to the release before.
-    pub async fn stable_images(&self, project_id: Option<i64>) -> Result<Vec<Image>, StoreError> {
-        let head = |column: release_head::Column| Expr::col((release_head::Entity, column));
-        let on_head = Query::select()
-            .expr(Expr::col((image::Entity, image::Column::Id)))
-            .from(image::Entity)
-            .inner_join(
-                release_head::Entity,
-                head(release_head::Column::ProjectId)
-                    .equals((image::Entity, image::Column::ProjectId))
-                    .and(head(release_head::Column::Digest).equals((image::Entity, image::Column::Digest)))
-                    .and(head(release_head::Column::Tier).eq(Tier::Release.as_str())),
-            )
-            .to_owned();
-        let mut query = image::Entity::find()
-            .filter(image::Column::Id.in_subquery(on_head))
-            .filter(image::Column::QaState.eq(QaState::Released.as_str()));
-        if let Some(project_id) = project_id {
-            query = query.filter(image::Column::ProjectId.eq(project_id));
-        }
-        let rows = query
-            .order_by_desc(image::Column::CreatedAt)
-            .order_by_desc(image::Column::Id)
-            .all(&self.db)
-            .await
-            .context(|| "reading the stable images".into())?;
-        rows.into_iter().map(Image::try_from).collect()
     }
 
     /// The build a project's tags of `tier` were last moved to, if any.
