@@ -85,7 +85,8 @@ fn tags_check_names_each_drift_and_repair_puts_it_back() {
     let rolled = s.slipway(&["rollback", &s.image("api"), "--reason", "drill"]);
     assert!(rolled.status.success(), "{}", said(&rolled));
     assert_eq!(pull_digest(&format!("{api}:latest")), api_d1);
-    let stable = s.slipway(&["images", "--project", &s.image("api"), "--state", "released", "--newest", "--format", "json"]);
+    let stable =
+        s.slipway(&["images", "--project", &s.image("api"), "--state", "released", "--newest", "--format", "json"]);
     let stable: serde_json::Value = serde_json::from_slice(&stable.stdout).expect("JSON");
     assert_eq!(stable["images"][0]["digest"], api_d1.as_str(), "a rollback moves the stable digest: {stable:#}");
     let database = s.database.strip_prefix("sqlite://").expect("a SQLite scenario");

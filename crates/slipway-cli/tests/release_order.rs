@@ -1,7 +1,7 @@
 //! The newest tested build wins, end to end with real processes, Docker, git and the registry, on SQLite and
 //! on PostgreSQL: build #1 (commit A, a slow test) is running on one of two workers when commit B is pushed and
 //! build #2 asked for. #2 waits for #1 (and says so), then runs; `:rc`, `:latest` and the store's stable digest
-//! all end on B.
+//! all end on B. `status`, the API and the build page say why #2 waits.
 
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
@@ -61,6 +61,8 @@ fn the_newest_request_is_delivered_last(db: Db) {
     let second = builds.iter().find(|b| b["number"] == 2).expect("build #2");
     let answer = http_with(&address, "GET", &format!("/api/v1/builds/{}", second["id"]), &[], "");
     assert!(answer.contains("waiting for build #1 of this project"), "the API says why: {answer}");
+    let page = http_with(&address, "GET", &format!("/projects/{}/race/latest/builds/2", s.app), &[], "");
+    assert!(page.contains("waiting for build #1 of this project"), "the build page says why: {page}");
 
     let done = wait_for(120, "build #2 succeeded", || {
         let status = s.status()[&image].clone();

@@ -40,8 +40,8 @@ mod schedules;
 mod stable;
 mod stages;
 mod states;
-mod waits;
 mod tag_drift;
+mod waits;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -60,9 +60,10 @@ impl Store {
         Ok(reached)
     }
 
-    /// Every project's newest image in each of `states`.
+    /// Every project's newest image in each of `states`; for `released`, its stable image (the release head's,
+    /// which a rollback moves back).
     pub async fn tier_images(&self, states: &[QaState]) -> Result<Vec<TierImage>, StoreError> {
-        let words: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let words: Vec<&str> = states.iter().filter(|s| **s != QaState::Released).map(|s| s.as_str()).collect();
         let newest = Query::select()
             .expr(Func::max(Expr::col(image::Column::Id)))
             .from(image::Entity)
@@ -75,7 +76,8 @@ impl Store {
             .all(&self.db)
             .await
             .context(|| format!("finding the newest {} image of every project", words.join("/")))?;
-        rows.into_iter()
+        let mut tiers = rows
+            .into_iter()
             .map(|row| {
                 Ok(TierImage {
                     project_id: row.project_id,
@@ -85,7 +87,17 @@ impl Store {
                     updated_at: row.updated_at,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if states.contains(&QaState::Released) {
+            tiers.extend(self.stable_images(None).await?.into_iter().map(|image| TierImage {
+                project_id: image.project_id,
+                build_id: image.build_id,
+                qa_state: image.qa_state,
+                digest: image.digest,
+                updated_at: image.updated_at,
+            }));
+        }
+        Ok(tiers)
     }
 
     /// Build `number` of a project.

@@ -47,5 +47,4 @@ impl Store {
             .context(|| "reading the stable images".into())?;
         rows.into_iter().map(Image::try_from).collect()
     }
-
 }
