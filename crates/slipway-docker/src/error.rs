@@ -9,7 +9,7 @@ pub enum DockerError {
          that DOCKER_HOST (or the configured Docker URL) points at it"
     )]
     Unreachable { endpoint: String, operation: String, reason: String },
-    #[error("no image `{image}` in the Docker daemon at {endpoint}; build it first (Slipway never pulls images here)")]
+    #[error("no image `{image}` in the Docker daemon at {endpoint}: it was neither built nor pulled there")]
     ImageNotFound { endpoint: String, image: String },
     #[error(
         "Docker at {endpoint} did not answer within {seconds} s while trying to {operation}; the daemon may be overloaded"

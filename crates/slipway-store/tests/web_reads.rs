@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{build, on_both, project};
-use slipway_store::{BuildState, NewImage, QaState, StageKind, StageState};
+use slipway_store::{BuildState, HeadMove, NewImage, QaState, StageKind, StageState, Tier};
 
 #[tokio::test]
 async fn log_chunks_know_their_byte_offsets() {
@@ -100,6 +100,17 @@ async fn dashboard_reads() {
             };
             store.record_image(&image).await.unwrap();
         }
+        // Released means the release head names it, as every promotion records.
+        let head = HeadMove {
+            project_id: p.id,
+            tier: Tier::Release,
+            build_id: b1.id,
+            build_number: b1.number,
+            digest: "sha256:aa",
+            by: "test",
+            forced: false,
+        };
+        store.move_head(&head).await.unwrap();
         let mut tiers: Vec<(QaState, String)> = store
             .tier_images(&[QaState::Rc, QaState::Released])
             .await
