@@ -1,7 +1,9 @@
 //! The newest tested build wins, end to end with real processes, Docker, git and the registry, on SQLite and
 //! on PostgreSQL: build #1 (commit A, a slow test) is running on one of two workers when commit B is pushed and
 //! build #2 asked for. #2 waits for #1 (and says so), then runs; `:rc`, `:latest` and the store's stable digest
-//! all end on B. `status`, the API and the build page say why #2 waits.
+//! all end on B. `status`, the API and the build page say why #2 waits. And two `slipway serve` processes on one
+//! PostgreSQL database, asked at once to release the same build (and an older one), agree: the newest wins and
+//! the release tag only ever moved forward.
 
 #[allow(dead_code)]
 #[path = "pipeline/scenario.rs"]
@@ -11,7 +13,7 @@ mod serving;
 
 use std::process::Stdio;
 
-use scenario::{Db, Entry, Scenario, dockerfile, wait_for};
+use scenario::{Db, Entry, Scenario, dockerfile, sql, wait_for};
 use serving::{ServeGuard, address_of, http_with, spawn_serve};
 use slipway_e2e::harness::pull_digest;
 
@@ -57,7 +59,7 @@ fn the_newest_request_is_delivered_last(db: Db) {
     assert_eq!(waiting["build"], 2, "{waiting:#}");
     assert_eq!(waiting["state"], "queued", "#2 does not start beside #1: {waiting:#}");
     assert_eq!(waiting["waiting"], "waiting for build #1 of this project", "{waiting:#}");
-    let builds = builds_of(&address, &s.app);
+    let builds = builds_of(&address, &s.app, "race");
     let second = builds.iter().find(|b| b["number"] == 2).expect("build #2");
     let answer = http_with(&address, "GET", &format!("/api/v1/builds/{}", second["id"]), &[], "");
     assert!(answer.contains("waiting for build #1 of this project"), "the API says why: {answer}");
@@ -69,7 +71,7 @@ fn the_newest_request_is_delivered_last(db: Db) {
         (status["build"] == 2 && status["state"] == "succeeded").then_some(status)
     });
     let b = done["digest"].as_str().expect("#2's digest").to_string();
-    let builds = builds_of(&address, &s.app);
+    let builds = builds_of(&address, &s.app, "race");
     let first = builds.iter().find(|b| b["number"] == 1).expect("build #1");
     let second = builds.iter().find(|b| b["number"] == 2).expect("build #2");
     assert_eq!(first["state"], "succeeded", "{first:#}");
@@ -90,9 +92,9 @@ fn the_newest_request_is_delivered_last(db: Db) {
     assert_eq!(stable["images"][0]["digest"], b.as_str(), "the store's stable digest is B: {stable:#}");
 }
 
-/// The builds of the scenario's project, from the API.
-fn builds_of(address: &str, app: &str) -> Vec<serde_json::Value> {
-    let answer = http_with(address, "GET", &format!("/api/v1/projects/{app}/race/latest/builds"), &[], "");
+/// The builds of project `app/job:latest`, from the API.
+fn builds_of(address: &str, app: &str, job: &str) -> Vec<serde_json::Value> {
+    let answer = http_with(address, "GET", &format!("/api/v1/projects/{app}/{job}/latest/builds"), &[], "");
     let body = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
     // Connection: close without chunking on this route; a chunked body starts with its size line.
     let json = body.find('[').map(|at| &body[at..body.rfind(']').map_or(body.len(), |end| end + 1)]).unwrap_or("[]");
@@ -111,4 +113,65 @@ fn the_newest_request_is_delivered_last_on_sqlite() {
 #[test]
 fn the_newest_request_is_delivered_last_on_postgres() {
     the_newest_request_is_delivered_last(Db::Postgres);
+}
+
+#[test]
+fn two_servers_racing_one_promotion_agree_on_the_newest() {
+    let mut s = Scenario::with_db("servers", Db::Postgres);
+    s.repo("web", &[("Dockerfile", &dockerfile("v1"))]);
+    s.project(Entry { extra: "    promotion: manual\n", ..Entry::new("web") });
+    let image = s.image("web");
+    assert!(s.run().status.success(), "build #1 waits at rc");
+    s.repo("web", &[("Dockerfile", &dockerfile("v2"))]);
+    assert!(s.slipway(&["build", &image]).status.success());
+    let worked = s.slipway(&["worker", "--until-idle", "--workers", "1"]);
+    assert!(worked.status.success(), "build #2 waits at rc: {}", String::from_utf8_lossy(&worked.stderr));
+    let created = s.slipway(&["token", "create", "release-manager"]);
+    assert!(created.status.success());
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_string();
+
+    let serve_args = ["serve", "--no-workers", "--listen", "127.0.0.1:0"];
+    let mut one = spawn_serve(&mut s.command(&serve_args), Stdio::null());
+    let mut two = spawn_serve(&mut s.command(&serve_args), Stdio::null());
+    let (a, b) = (address_of(&mut one), address_of(&mut two));
+    let (_one, _two) = (ServeGuard(&mut one), ServeGuard(&mut two));
+    let builds = builds_of(&a, &s.app, "web");
+    let id = |number: i64| builds.iter().find(|b| b["number"] == number).expect("the build")["id"].clone();
+    let (older, newer) = (id(1), id(2));
+
+    // Both servers release build #2 and server one build #1, all at once.
+    let barrier = std::sync::Barrier::new(3);
+    let auth = format!("Bearer {token}");
+    let promote = |address: &str, build: &serde_json::Value| {
+        barrier.wait();
+        let path = format!("/api/v1/builds/{build}/promote");
+        http_with(address, "POST", &path, &[("Authorization", &auth)], "")
+    };
+    let (released_a, released_b, older_answer) = std::thread::scope(|scope| {
+        let x = scope.spawn(|| promote(&a, &newer));
+        let y = scope.spawn(|| promote(&b, &newer));
+        let z = scope.spawn(|| promote(&a, &older));
+        (x.join().expect("one"), y.join().expect("two"), z.join().expect("older"))
+    });
+    assert!(released_a.starts_with("HTTP/1.1 200"), "server one releases #2: {released_a}");
+    assert!(released_b.starts_with("HTTP/1.1 200"), "server two releases #2 too (the same move): {released_b}");
+    assert!(
+        older_answer.starts_with("HTTP/1.1 200")
+            || (older_answer.starts_with("HTTP/1.1 409") && older_answer.contains("build #2")),
+        "#1 is released only if it came first, else refused naming #2 (by the early check or by the head's \
+         compare-and-set): {older_answer}"
+    );
+
+    let d2 = builds.iter().find(|b| b["number"] == 2).and_then(|b| b["digest"].as_str()).expect("#2's digest");
+    assert_eq!(pull_digest(&format!("{}:latest", s.repository("web"))), d2, ":latest is #2");
+    let stable = s.slipway(&["images", "--project", &image, "--state", "released", "--newest", "--format", "json"]);
+    let stable: serde_json::Value = serde_json::from_slice(&stable.stdout).expect("JSON");
+    assert_eq!(stable["images"][0]["digest"], d2, "{stable:#}");
+    let moves = sql(
+        &s.database,
+        "SELECT b.number FROM tag_events t JOIN builds b ON b.id = t.build_id WHERE t.tag = 'latest' ORDER BY t.id",
+    );
+    let moves: Vec<i64> = moves.iter().map(|n| n.parse().expect("a number")).collect();
+    assert!(moves.windows(2).all(|w| w[0] <= w[1]), ":latest only moved forward: {moves:?}");
+    assert!(!moves.is_empty());
 }
