@@ -22,9 +22,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use slipway_registry::{Reference, RegistryClient, RegistryError};
+use slipway_registry::{RegistryClient, RegistryError};
 use slipway_store::{NewTagDrift, NewTagEvent, Store, StoreError, TagState};
 
+use crate::promote::{registry_reference, tag_digest};
 use crate::repository_lock::{LockError, RepositoryLock};
 use crate::spec::ProjectSpec;
 
@@ -212,30 +213,18 @@ impl TagCheck {
     }
 }
 
-/// What `repository:tag` points at now in the registry; `None` when there is no such tag.
-async fn served(client: &RegistryClient, repository: &str, tag: &str) -> Result<Option<String>, RegistryError> {
-    let reference = parse(&format!("{repository}:{tag}"))?;
-    Ok(client.head_manifest(&reference).await?.map(|resolved| resolved.digest.to_string()))
-}
-
-fn parse(text: &str) -> Result<Reference, RegistryError> {
-    text.parse().map_err(|e: slipway_registry::ReferenceError| RegistryError::Protocol {
-        registry: text.split('/').next().unwrap_or_default().to_string(),
-        message: format!("`{text}` is not a valid image reference: {e}"),
-    })
-}
-
 /// Each repository of `registry` Slipway delivers to, with the release tags of its active projects and each
 /// one's stable digest.
 async fn release_tags(store: &Store, registry: &str) -> Result<BTreeMap<String, ReleaseTags>, StoreError> {
+    let stable: BTreeMap<i64, String> =
+        store.stable_images(None).await?.into_iter().map(|image| (image.project_id, image.digest)).collect();
     let mut repositories: BTreeMap<String, ReleaseTags> = BTreeMap::new();
     for project in store.projects().await? {
         // An entry that cannot be read names no repository: there is nothing to compare.
         let Ok(spec) = ProjectSpec::of(&project) else { continue };
         let release = repositories.entry(spec.repository_in(registry)).or_default();
         if project.active {
-            let stable = store.stable_image(project.id).await?.map(|image| image.digest);
-            release.insert(spec.desired_tag, stable);
+            release.insert(spec.desired_tag, stable.get(&project.id).cloned());
         }
     }
     Ok(repositories)
@@ -254,7 +243,7 @@ pub async fn check_tags(store: &Store, client: &RegistryClient, registry: &str) 
         for event in store.current_tags(&repository).await? {
             let answer = match &unreachable {
                 Some(error) => Err(format!("not asked, {registry} could not be reached: {error}")),
-                None => served(client, &repository, &event.tag).await.map_err(|err| {
+                None => tag_digest(client, &repository, &event.tag).await.map_err(|err| {
                     if matches!(err, RegistryError::Connect { .. }) {
                         unreachable = Some(err.to_string());
                     }
@@ -361,7 +350,7 @@ async fn repair_one(
     by: &str,
 ) -> Result<Result<(), RepairError>, StoreError> {
     let found = check.served();
-    let now = match served(client, &check.repository, &check.tag).await {
+    let now = match tag_digest(client, &check.repository, &check.tag).await {
         Ok(now) => now,
         Err(source) => return Ok(Err(RepairError::Unreadable { source: Box::new(source) })),
     };
@@ -369,7 +358,7 @@ async fn repair_one(
         return Ok(Err(RepairError::Changed { now }));
     }
     let wanted = check.wanted();
-    let written = match parse(&format!("{}@{wanted}", check.repository)) {
+    let written = match registry_reference(&format!("{}@{wanted}", check.repository)) {
         Ok(source) => client.tag(&source, std::slice::from_ref(&check.tag)).await.map(drop),
         Err(err) => Err(err),
     };

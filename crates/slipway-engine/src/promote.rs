@@ -67,8 +67,6 @@ pub enum PromoteError {
     InvalidReference { reference: String, reason: String },
     #[error("promoting {digest} to {tags}: {source}")]
     Registry { digest: String, tags: String, source: RegistryError },
-    #[error("could not read {reference} from the registry: {source}")]
-    ReadTag { reference: String, source: RegistryError },
     #[error("{digest} was revoked ({reason}); a revoked digest is never promoted again")]
     Revoked { digest: String, reason: String },
     /// A newer build of the project already holds the tier: an older one never replaces it.
@@ -183,14 +181,17 @@ async fn promote_locked(
 
 /// The digest `repository:tag` points to now: `None` when the tag does not exist, an error when the registry
 /// could not say.
-pub async fn tag_digest(client: &RegistryClient, repository: &str, tag: &str) -> Result<Option<String>, PromoteError> {
-    let text = format!("{repository}:{tag}");
-    let reference: Reference = text.parse().map_err(|e: slipway_registry::ReferenceError| {
-        PromoteError::InvalidReference { reference: text.clone(), reason: e.to_string() }
-    })?;
-    let resolved =
-        client.head_manifest(&reference).await.map_err(|source| PromoteError::ReadTag { reference: text, source })?;
-    Ok(resolved.map(|r| r.digest.to_string()))
+pub async fn tag_digest(client: &RegistryClient, repository: &str, tag: &str) -> Result<Option<String>, RegistryError> {
+    let reference = registry_reference(&format!("{repository}:{tag}"))?;
+    Ok(client.head_manifest(&reference).await?.map(|resolved| resolved.digest.to_string()))
+}
+
+/// `text` as a reference; a malformed one is the registry's protocol error, naming it.
+pub(crate) fn registry_reference(text: &str) -> Result<Reference, RegistryError> {
+    text.parse().map_err(|e: slipway_registry::ReferenceError| RegistryError::Protocol {
+        registry: text.split('/').next().unwrap_or_default().to_string(),
+        message: format!("`{text}` is not a valid image reference: {e}"),
+    })
 }
 
 /// The digest `repository:tag` points to now, for the record: unknown (`None`) also when the registry cannot

@@ -24,7 +24,7 @@ pub enum ReleaseError {
     NotReleasable { image: String, number: i64, reason: String },
     /// What a tag held before could not be read, so nothing was moved (a failure could not be undone).
     #[error("could not read {reference} before releasing, so nothing was moved: {source}")]
-    BeforeUnknown { reference: String, source: Box<PromoteError> },
+    BeforeUnknown { reference: String, source: Box<slipway_registry::RegistryError> },
     #[error(transparent)]
     Promote(#[from] PromoteError),
     /// A set release failed at `failed`; the tags it had moved were put back, but for `not_restored`.

@@ -174,9 +174,7 @@ fn lifecycle_error(err: LifecycleError) -> WebError {
         LifecycleError::Registry { .. } | LifecycleError::Lock(_) => WebError::Unavailable(err.to_string()),
         LifecycleError::Promote(promote) => match *promote {
             PromoteError::Store(e) => WebError::from(e),
-            PromoteError::Registry { .. } | PromoteError::ReadTag { .. } | PromoteError::Lock(_) => {
-                WebError::Unavailable(promote.to_string())
-            }
+            PromoteError::Registry { .. } | PromoteError::Lock(_) => WebError::Unavailable(promote.to_string()),
             other => WebError::Conflict(other.to_string()),
         },
         _ => WebError::Conflict(err.to_string()),
