@@ -1,7 +1,7 @@
 //! Everything Slipway does with Docker, through bollard against a local or remote dockerd (API ≥ 1.41).
 //!
 //! - [`pack_context`] tars a build context honouring `.dockerignore` (Docker's rules, not git's) into a temp file.
-//! - [`Docker::build`] builds it with the classic builder, [`Docker::push`] pushes one tag and returns its digest.
+//! - [`Docker::build`] builds it with BuildKit (or the classic builder), [`Docker::push`] pushes one tag and returns its digest.
 //! - [`Docker::run`] runs a command in a locked-down sandbox; [`Docker::predefined_tests`] checks that an image
 //!   starts, listens on the ports it exposes and turns healthy.
 //! - [`lint`] gives advisory Dockerfile warnings without Docker.
@@ -18,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
+mod buildkit;
 mod client;
 mod container;
 mod context;
@@ -34,13 +35,13 @@ mod run;
 mod sandbox;
 mod supervise;
 
-pub use build::{BuildError, BuildSpec, BuiltImage};
+pub use build::{BuildError, BuildSpec, Builder, BuiltImage, DEFAULT_LOG_CAP};
 pub use client::Docker;
 pub use context::{ContextArchive, ContextError, pack_context};
 pub use dockerignore::{DockerIgnore, PatternError};
 pub use error::DockerError;
 pub use inspect::{Healthcheck, ImageConfig};
-pub use lint::{LintWarning, base_images, lint};
+pub use lint::{LintWarning, SyntaxDirective, base_images, lint, syntax_directive};
 pub use predefined::{PredefinedOptions, TestOutcome};
 pub use pull::PullError;
 pub use push::{PushError, RegistryAuth};

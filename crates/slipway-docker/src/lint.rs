@@ -127,6 +127,26 @@ fn split_instruction(line: usize, text: &str) -> Option<Instruction> {
     Some(Instruction { line, keyword: keyword.to_ascii_uppercase(), args: args.trim().to_string() })
 }
 
+/// A `# syntax=IMAGE` parser directive: BuildKit runs that image as the Dockerfile's frontend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxDirective {
+    /// 1-based.
+    pub line: usize,
+    pub image: String,
+}
+
+/// The Dockerfile's `# syntax=` directive, if it has one (directives come before anything else).
+pub fn syntax_directive(text: &str) -> Option<SyntaxDirective> {
+    for (index, line) in text.lines().enumerate() {
+        let directive = line.trim().strip_prefix('#')?;
+        let (key, value) = directive.split_once('=')?;
+        if key.trim().eq_ignore_ascii_case("syntax") {
+            return Some(SyntaxDirective { line: index + 1, image: value.trim().to_string() });
+        }
+    }
+    None
+}
+
 /// The escape character from a leading `# escape=` parser directive, `\` by default.
 fn escape_char(text: &str) -> char {
     for line in text.lines() {

@@ -1,12 +1,17 @@
-//! Builds against the real dockerd, FROM the offline busybox image, with network none.
+//! Classic-builder builds against the real dockerd, FROM the offline busybox image, with network none
+//! (BuildKit builds: buildkit.rs).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{BASE, Cleanup, collector, context, docker, spec, unique};
-use slipway_docker::BuildError;
+use common::{BASE, Cleanup, collector, context, docker, unique};
+use slipway_docker::{BuildError, BuildSpec, Builder};
+
+fn spec(dir: &std::path::Path, dockerfile: &std::path::Path, tag: &str) -> BuildSpec {
+    BuildSpec { builder: Builder::Classic, ..common::spec(dir, dockerfile, tag) }
+}
 
 #[tokio::test]
 async fn build_streams_lines_as_they_come_and_labels_the_image() {
