@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_docker::Limits;
+use std::collections::BTreeMap;
+
+use slipway_docker::{Builder, Limits, StepLimits};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,14 @@ pub struct WorkerSettings {
     pub build_timeout: Duration,
     /// The memory a build's steps may use (no swap beyond it); none: the daemon's default, no limit.
     pub build_memory_bytes: Option<i64>,
+    pub builder: Builder,
+    /// Processes and CPU of each build step (memory: `build_memory_bytes`).
+    pub build_pids: i64,
+    pub build_nano_cpus: i64,
+    /// The daemon's build cache is pruned to this size after each build (0: never).
+    pub build_cache_bytes: u64,
+    /// Every configured build secret by name; a build gets only those its index entry names.
+    pub build_secrets: BTreeMap<String, String>,
     /// The image prebuild scripts run in.
     pub prebuild_image: String,
     pub prebuild_timeout: Duration,
@@ -48,6 +58,11 @@ impl WorkerSettings {
             build_network: Some("none".into()),
             build_timeout: Duration::from_secs(30 * 60),
             build_memory_bytes: Some(2047 << 20),
+            builder: Builder::default(),
+            build_pids: 1024,
+            build_nano_cpus: 2_000_000_000,
+            build_cache_bytes: 0,
+            build_secrets: BTreeMap::new(),
             prebuild_image: "slipway/busybox:latest".into(),
             prebuild_timeout: Duration::from_secs(10 * 60),
             busybox_image: "slipway/busybox:latest".into(),
@@ -58,6 +73,10 @@ impl WorkerSettings {
             max_attempts: 3,
             registry_slots: None,
         }
+    }
+
+    pub fn step_limits(&self) -> StepLimits {
+        StepLimits { pids: self.build_pids, nano_cpus: self.build_nano_cpus, memory_bytes: self.build_memory_bytes }
     }
 
     pub fn mirrors_dir(&self) -> PathBuf {

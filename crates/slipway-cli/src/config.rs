@@ -22,6 +22,42 @@ pub struct Config {
     pub registry_events: RegistryEventsConfig,
     /// What `slipway gc` and the scheduled retention run keep; an index entry may set its own.
     pub retention: RetentionConfig,
+    /// Values of the build secrets an index entry names in `build-secrets` (`RUN --mount=type=secret,id=NAME`).
+    pub build_secrets: BTreeMap<String, SecretValue>,
+}
+
+/// A build secret's value: written here, or read from an environment variable or a file when the worker
+/// starts, so the configuration file need not hold it.
+#[derive(Clone, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SecretValue {
+    Value(String),
+    Env { env: String },
+    File { file: PathBuf },
+}
+
+impl fmt::Debug for SecretValue {
+    /// Never the value itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretValue::Value(_) => f.write_str("SecretValue(****)"),
+            SecretValue::Env { env } => write!(f, "SecretValue(env {env})"),
+            SecretValue::File { file } => write!(f, "SecretValue(file {})", file.display()),
+        }
+    }
+}
+
+impl SecretValue {
+    pub fn read(&self, name: &str) -> anyhow::Result<String> {
+        match self {
+            SecretValue::Value(value) => Ok(value.clone()),
+            SecretValue::Env { env } => std::env::var(env)
+                .with_context(|| format!("build_secrets.{name}: the environment variable {env} is not set")),
+            SecretValue::File { file } => std::fs::read_to_string(file)
+                .map(|text| text.trim_end_matches('\n').to_string())
+                .with_context(|| format!("build_secrets.{name}: cannot read {}", file.display())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +190,13 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Docker network mode for builds and prebuild scripts; `none` keeps them off the network.
     pub build_network: String,
+    /// `buildkit` (the default: the daemon's BuildKit, through the Docker API) or `classic`.
+    pub builder: String,
+    /// The daemon's build cache is pruned to this size after each build, in MiB (0: never pruned).
+    pub build_cache_mb: u64,
+    /// Processes each build step may run, and the CPUs it may use (all steps at once: four times that).
+    pub build_pids: i64,
+    pub build_cpus: f64,
     pub build_timeout_s: u64,
     /// The memory each build's steps may use, in MiB (no swap beyond it): 6 to 2047 (the classic builder's range),
     /// or 0 for no limit.
@@ -173,6 +216,10 @@ impl Default for PipelineConfig {
             database: None,
             workers: 2,
             build_network: "none".into(),
+            builder: "buildkit".into(),
+            build_cache_mb: 10 * 1024,
+            build_pids: 1024,
+            build_cpus: 2.0,
             build_timeout_s: 30 * 60,
             build_memory_mb: 2047,
             test_timeout_s: 10 * 60,

@@ -17,6 +17,7 @@ use crate::error::{DockerError, message_of};
 use crate::lint::SyntaxDirective;
 use crate::log::{LineSplitter, StatusFilter, human};
 use crate::push::RegistryAuth;
+use crate::step_limits::StepLimits;
 
 /// Which of the daemon's builders runs the build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +61,8 @@ pub struct BuildSpec {
     pub log_cap_bytes: u64,
     /// The Dockerfile's `# syntax=` directive, if any, to explain a frontend that cannot be had.
     pub syntax: Option<SyntaxDirective>,
+    /// Process, CPU and memory limits of each `RUN` step (see `step_limits.rs`); none: the daemon's defaults.
+    pub step_limits: Option<StepLimits>,
     /// Network for `RUN` steps: `None` is the daemon's default, `Some("none")` cuts them off (tests).
     pub network_mode: Option<String>,
     /// The whole build, upload included; when it passes, the build is stopped and its container removed.
@@ -84,6 +87,7 @@ impl BuildSpec {
             registry_auth: BTreeMap::new(),
             log_cap_bytes: DEFAULT_LOG_CAP,
             syntax: None,
+            step_limits: None,
             network_mode: None,
             timeout: Duration::from_secs(30 * 60),
             no_cache: false,
@@ -319,6 +323,9 @@ fn build_options(spec: &BuildSpec) -> Result<BuildImageOptions, DockerError> {
         labels: map(&spec.labels),
         networkmode: spec.network_mode.clone(),
         target: spec.target.clone().unwrap_or_default(),
+        // The classic builder's steps are containers that take a CPU quota (no process limit through the API).
+        cpuperiod: spec.step_limits.map(|_| 100_000),
+        cpuquota: spec.step_limits.map(|l| i32::try_from(l.nano_cpus / 10_000).unwrap_or(i32::MAX)),
         ..Default::default()
     })
 }

@@ -33,6 +33,7 @@ mod pull;
 mod push;
 mod run;
 mod sandbox;
+mod step_limits;
 mod supervise;
 
 pub use build::{BuildError, BuildSpec, Builder, BuiltImage, DEFAULT_LOG_CAP};
@@ -47,4 +48,5 @@ pub use pull::PullError;
 pub use push::{PushError, RegistryAuth};
 pub use run::RunOutcome;
 pub use sandbox::{Bind, Limits, Network, SANDBOX_LABEL, SandboxSpec};
+pub use step_limits::StepLimits;
 pub use supervise::StopReason;

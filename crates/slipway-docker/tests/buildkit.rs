@@ -181,3 +181,54 @@ async fn timeout_stops_a_buildkit_build() {
     assert!(matches!(&err, BuildError::Timeout { step: Some(step), .. } if step.contains("RUN sleep 60")), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[tokio::test]
+async fn a_fork_bomb_stays_inside_its_step_limits() {
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let tag = cleanup.image(unique("bk-forkbomb"));
+    // The bomb runs for 8 s, then the step reports how far it got and ends.
+    let dockerfile = format!(
+        "FROM {BASE}\nRUN (b() {{ b | b & }}; b) 2>/dev/null & sleep 8; kill -9 -1 2>/dev/null; sleep 1; \
+         echo pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)\n"
+    );
+    let dir = context(&[("Dockerfile", &dockerfile)]);
+    let mut spec = spec(dir.path(), &dir.path().join("Dockerfile"), &tag);
+    spec.step_limits =
+        Some(slipway_docker::StepLimits { pids: 64, nano_cpus: 500_000_000, memory_bytes: Some(256 << 20) });
+    spec.timeout = Duration::from_secs(40);
+    let host_pids_before = count_processes();
+    let (lines, mut sink) = collector();
+    let watcher = std::thread::spawn(|| {
+        (0..40)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(200));
+                count_processes()
+            })
+            .max()
+            .unwrap_or(0)
+    });
+    let built = docker.build(&spec, &mut sink).await;
+    let peak = watcher.join().unwrap();
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l == "[slipway] each build step is limited to 64 processes and 0.5 CPUs and 256 MiB"),
+        "{lines:?}"
+    );
+    // The host stayed usable: at most the parent ceiling (4 × 64) more processes than before, far from pid_max.
+    assert!(peak <= host_pids_before + 4 * 64 + 50, "host processes peaked at {peak} (before: {host_pids_before})");
+    assert!(Command::new("true").status().unwrap().success(), "the host can still fork");
+    built.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    assert!(lines.iter().any(|l| l.ends_with(" pids=64")), "the step ran under its own limit: {lines:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(count_processes() <= host_pids_before + 20, "the bomb's processes are gone");
+    eprintln!("host processes: {host_pids_before} before, {peak} at the peak of the bomb");
+}
+
+fn count_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .count()
+}

@@ -134,6 +134,19 @@ pub fn build_arg_name(value: &str) -> Result<(), String> {
     }
 }
 
+/// A Dockerfile stage name (`FROM … AS name`), as BuildKit accepts them.
+pub fn stage_name(value: &str) -> Result<(), String> {
+    let ok = value.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a stage name; use the name after `AS` in the Dockerfile (letters, digits, `.`, `_`, `-`)"
+        ))
+    }
+}
+
 /// A named registry target from Slipway's configuration.
 pub fn registry_name(value: &str) -> Result<(), String> {
     let ok = value.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())

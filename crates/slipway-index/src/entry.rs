@@ -30,6 +30,8 @@ pub const INDEX_FIELDS: &[&str] = &[
     "schedule",
     "notify-on",
     "build-args",
+    "build-target",
+    "build-secrets",
     "test-script",
     "test-skip",
     "test-timeout",
@@ -135,6 +137,10 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
     );
     let promotion = read_enum(&mut r, "promotion", &[("auto", Promotion::Auto), ("manual", Promotion::Manual)]);
     let build_args = read_build_args(&mut r);
+    let build_target = r.text("build-target").and_then(|(stage, node)| {
+        checked(&mut r, Code::InvalidValue, node, "build-target", checks::stage_name(stage)).then(|| stage.to_string())
+    });
+    let build_secrets = read_build_secrets(&mut r);
     let retention = Retention {
         keep_candidates: read_count(&mut r, "keep-candidates", 1..=1000),
         keep_days: read_count(&mut r, "keep-days", 1..=3650),
@@ -179,6 +185,8 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
             schedule,
             notify_on,
             build_args,
+            build_target,
+            build_secrets,
             test,
             promotion,
             registry,
@@ -264,6 +272,29 @@ fn read_depends_on(r: &mut MappingReader<'_>) -> Vec<Parent> {
         }
     }
     parents
+}
+
+/// `build-secrets`: one name or a list of names, each valued in Slipway's configuration (never in the index).
+fn read_build_secrets(r: &mut MappingReader<'_>) -> Vec<String> {
+    let Some(node) = r.value("build-secrets") else { return Vec::new() };
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Null => Vec::new(),
+        NodeKind::Scalar(_) => vec![node],
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => {
+            r.error(Code::WrongType, node, "`build-secrets` must be one secret name or a list of them");
+            return Vec::new();
+        }
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match item.as_scalar().map(|name| (name, checks::build_arg_name(name))) {
+            Some((name, Ok(()))) => names.push(name.to_string()),
+            Some((_, Err(why))) => r.error(Code::InvalidValue, item, format!("`build-secrets`: {why}")),
+            None => r.error(Code::WrongType, item, "each `build-secrets` item must be a secret name"),
+        }
+    }
+    names
 }
 
 /// `Some(None)` when there is no prebuild, `None` when the prebuild fields are wrong.

@@ -76,6 +76,10 @@ pub struct Project {
     pub schedule: Option<String>,
     pub notify_on: NotifyOn,
     pub build_args: BTreeMap<String, String>,
+    /// The Dockerfile stage to build (`build-target`); none: the last.
+    pub build_target: Option<String>,
+    /// Build secret names (`build-secrets`), valued in the configuration.
+    pub build_secrets: Vec<String>,
     pub test: TestSettings,
     pub promotion: Promotion,
     pub registry: Option<String>,

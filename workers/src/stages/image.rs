@@ -2,7 +2,6 @@
 //! registry answers is recorded, and every later stage works on that digest.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use slipway_docker::{BuildError, BuildSpec, PushError, pack_context};
 use slipway_registry::Reference;
@@ -16,7 +15,8 @@ impl BuildRun<'_> {
         let settings = &self.worker.settings;
         let context_dir = self.source.join(&self.spec.build_context);
         let text = self.dockerfile_text().await?;
-        let dockerfile = self.labelled_dockerfile(&text).await?;
+        let dockerfile = self.source.join(&self.spec.target_file);
+        let secrets = self.build_secrets()?;
         let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
             .await
             .map_err(|e| StageFailure::errored(format!("the context task stopped: {e}")))?
@@ -27,15 +27,30 @@ impl BuildRun<'_> {
         self.refresh_bases(&bases, log).await;
         let tag = format!("{}:{}", self.repository(), self.tags()?.test);
         log.line(format!(
-            "[slipway] building {tag} from /{} (context /{})",
-            self.spec.target_file, self.spec.build_context
+            "[slipway] building {tag} from /{} (context /{}{}) with {}",
+            self.spec.target_file,
+            self.spec.build_context,
+            self.spec.build_target.as_ref().map(|t| format!(", stage {t}")).unwrap_or_default(),
+            settings.builder
         ));
         let mut spec = BuildSpec::new(context, tag);
+        spec.builder = settings.builder;
+        spec.labels = self.labels();
+        spec.target = self.spec.build_target.clone();
+        spec.secrets = secrets;
+        spec.syntax = slipway_docker::syntax_directive(&text);
         spec.build_args = self.spec.build_args.clone();
         spec.network_mode = settings.build_network.clone();
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
-        match self.worker.docker.build(&spec, &mut log.callback()).await {
+        spec.step_limits = Some(settings.step_limits());
+        let built = self.worker.docker.build(&spec, &mut log.callback()).await;
+        if settings.build_cache_bytes > 0
+            && let Err(err) = self.worker.docker.prune_build_cache(settings.build_cache_bytes).await
+        {
+            log.line(format!("[slipway] could not prune the build cache: {err}"));
+        }
+        match built {
             Ok(built) => {
                 log.line(format!("[slipway] built image {}", built.id));
                 self.record_bases(&bases, log).await
@@ -101,17 +116,25 @@ impl BuildRun<'_> {
             .map_err(|e| StageFailure::failed(format!("cannot read /{}: {e}", self.spec.target_file)))
     }
 
-    /// The project's Dockerfile (`text`) plus one `LABEL` line with the OCI annotations, written beside the
-    /// checkout (outside the build context). One instruction, not one per label as the API's `labels` would
-    /// add, and with the commit's time as `created`, so an unchanged commit rebuilds from the layer cache.
-    async fn labelled_dockerfile(&self, text: &str) -> StageResult<PathBuf> {
-        let labels: Vec<String> = self.labels().iter().map(|(key, value)| format!("{key}={}", quote(value))).collect();
-        let path = self.worker.settings.work_dir(self.build.id).join("Dockerfile.slipway");
-        let text = format!("{text}\nLABEL {}\n", labels.join(" "));
-        tokio::fs::write(&path, text).await.map_err(|e| StageFailure::errored(format!("{}: {e}", path.display())))?;
-        Ok(path)
+    /// The values of the secrets the index entry names; one without a value in the configuration fails the
+    /// build before it starts (the step would fail later, less clearly).
+    fn build_secrets(&self) -> StageResult<BTreeMap<String, String>> {
+        let configured = &self.worker.settings.build_secrets;
+        let mut secrets = BTreeMap::new();
+        for name in &self.spec.build_secrets {
+            let value = configured.get(name).ok_or_else(|| {
+                StageFailure::failed(format!(
+                    "build secret `{name}` is named in the index's build-secrets but has no value in this \
+                     worker's configuration; ask the operator to set [build_secrets] {name}"
+                ))
+            })?;
+            secrets.insert(name.clone(), value.clone());
+        }
+        Ok(secrets)
     }
 
+    /// The OCI annotations, given to the builder through the API. `created` is the commit's time, so an
+    /// unchanged commit rebuilds from the layer cache.
     fn labels(&self) -> BTreeMap<String, String> {
         let created = chrono::DateTime::from_timestamp(self.committed_at, 0).unwrap_or_default();
         let mut labels = BTreeMap::new();
@@ -245,20 +268,5 @@ impl BuildRun<'_> {
         };
         self.worker.store.record_tag_event(&event).await?;
         Ok(())
-    }
-}
-
-/// A Dockerfile double-quoted string: `"` and `\` escaped, line breaks made spaces.
-fn quote(value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace(['\n', '\r'], " ");
-    format!("\"{escaped}\"")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn label_values_are_quoted() {
-        assert_eq!(super::quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
-        assert_eq!(super::quote("x\ny"), r#""x y""#);
     }
 }

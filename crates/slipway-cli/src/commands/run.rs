@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use slipway_docker::Docker;
+use slipway_docker::{Builder, Docker};
 use slipway_engine::{enqueue_plan, plan_builds};
 use slipway_registry::RegistryClient;
 use slipway_store::{BuildState, Store};
@@ -54,7 +54,7 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
         out.flush()?;
 
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (_, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, true);
+        let (_, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, true)?;
         let ids: Vec<i64> = queued.iter().map(|q| q.build.id).collect();
         let progress = report_progress(store, &ids, out);
         tokio::select! {
@@ -118,7 +118,7 @@ impl Pool {
         workers: Option<usize>,
         stop: &watch::Receiver<bool>,
         until_idle: bool,
-    ) -> (usize, Workers) {
+    ) -> anyhow::Result<(usize, Workers)> {
         let workers = workers.unwrap_or(config.pipeline.workers).max(1);
         let mut pool = tokio::task::JoinSet::new();
         let registry_slots = config
@@ -127,7 +127,7 @@ impl Pool {
             .and_then(|access| access.max_concurrent)
             .map(|slots| Arc::new(tokio::sync::Semaphore::new(slots.max(1))));
         for n in 0..workers {
-            let mut settings = worker_settings(config, pipeline, &self.registry, n);
+            let mut settings = worker_settings(config, pipeline, &self.registry, n)?;
             settings.registry_slots = registry_slots.clone();
             if let Some(lease) = self.lease {
                 settings.lease = lease;
@@ -135,11 +135,11 @@ impl Pool {
             let worker = Worker::new(self.store.clone(), self.docker.clone(), self.client.clone(), settings);
             pool.spawn(run_worker(worker, stop.clone(), until_idle));
         }
-        (workers, pool)
+        Ok((workers, pool))
     }
 }
 
-fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> WorkerSettings {
+fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usize) -> anyhow::Result<WorkerSettings> {
     let name = format!("{}-{}-{n}", hostname(), std::process::id());
     let pipeline = &config.pipeline;
     let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));
@@ -150,7 +150,30 @@ fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usiz
     settings.test_timeout = Duration::from_secs(pipeline.test_timeout_s);
     settings.prebuild_image = pipeline.tools_image.clone();
     settings.busybox_image = pipeline.tools_image.clone();
-    settings
+    settings.builder = match pipeline.builder.as_str() {
+        "buildkit" => Builder::BuildKit,
+        "classic" => Builder::Classic,
+        other => {
+            anyhow::bail!("pipeline.builder: `{other}` is not a builder; use `buildkit` (the default) or `classic`")
+        }
+    };
+    settings.build_cache_bytes = pipeline.build_cache_mb.saturating_mul(1 << 20);
+    anyhow::ensure!(
+        pipeline.build_pids >= 16,
+        "pipeline.build_pids: {} is too few for a build step; use 16 or more",
+        pipeline.build_pids
+    );
+    anyhow::ensure!(
+        (0.01..=1024.0).contains(&pipeline.build_cpus),
+        "pipeline.build_cpus: {} is not a CPU count; use e.g. 2 or 0.5",
+        pipeline.build_cpus
+    );
+    settings.build_pids = pipeline.build_pids;
+    settings.build_nano_cpus = (pipeline.build_cpus * 1e9) as i64;
+    for (name, value) in &config.build_secrets {
+        settings.build_secrets.insert(name.clone(), value.read(name)?);
+    }
+    Ok(settings)
 }
 
 fn hostname() -> String {

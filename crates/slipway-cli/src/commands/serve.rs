@@ -171,7 +171,7 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     if let Some(docker) = docker {
         let local =
             Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone(), lease: None };
-        let (workers, started) = local.start(config, &args.pipeline, args.workers, &stop_rx, false);
+        let (workers, started) = local.start(config, &args.pipeline, args.workers, &stop_rx, false)?;
         pool = started;
         writeln!(out, "{workers} worker(s) building for {registry}")?;
     }

@@ -42,7 +42,7 @@ pub fn run(args: &WorkerArgs, config: &Config, out: &mut dyn Write) -> anyhow::R
         let mut local = Pool::connect(config, &args.pipeline, args.docker.as_deref()).await?;
         local.lease = Some(args.lease);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (workers, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, args.until_idle);
+        let (workers, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, args.until_idle)?;
         let (store, registry) = (&local.store, &local.registry);
         writeln!(out, "{workers} worker(s) building for {registry} from {}", store.url())?;
         out.flush()?;

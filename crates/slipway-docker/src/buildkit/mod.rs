@@ -65,6 +65,22 @@ impl Docker {
                 reason: err.to_string(),
             })
         };
+        let _limits = match spec.step_limits.map(|limits| (limits, limits.apply(self.endpoint()))) {
+            Some((limits, Ok(applied))) => {
+                log(&format!(
+                    "[slipway] each build step is limited to {} processes and {:.1} CPUs{}",
+                    limits.pids,
+                    limits.nano_cpus as f64 / 1e9,
+                    limits.memory_bytes.map(|m| format!(" and {} MiB", m >> 20)).unwrap_or_default()
+                ));
+                Some(applied)
+            }
+            Some((_, Err(why))) => {
+                log(&format!("[slipway] build steps run without Slipway's process and CPU limits: {why}"));
+                None
+            }
+            None => None,
+        };
         let id = session_id();
         let data = SessionData {
             secrets: spec.secrets.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect(),
@@ -122,6 +138,36 @@ impl Docker {
         };
         tracing::info!(image.tag = %spec.tag, image.id = %id, duration_ms = started.elapsed().as_millis() as u64, builder = "buildkit", "built");
         Ok(BuiltImage { id })
+    }
+}
+
+impl Docker {
+    /// Prunes the daemon's build cache (layers and `RUN --mount=type=cache` contents, least recently used
+    /// first) down to `keep_bytes`. Raw HTTP: bollard names the parameter as newer APIs do, which 20.10 would
+    /// ignore and prune everything.
+    pub async fn prune_build_cache(&self, keep_bytes: u64) -> Result<(), DockerError> {
+        let failed = |reason: String| DockerError::Unreachable {
+            endpoint: self.endpoint().to_string(),
+            operation: "prune the build cache".to_string(),
+            reason,
+        };
+        let request = http::Request::post(format!("{API}/build/prune?keep-storage={keep_bytes}"))
+            .header(http::header::HOST, "docker")
+            .body(wire::empty())
+            .map_err(|err| failed(err.to_string()))?;
+        let response = wire::send(self.endpoint(), request).await.map_err(|err| failed(err.to_string()))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let message = wire::text_of(response).await;
+            return Err(DockerError::Api {
+                endpoint: self.endpoint().to_string(),
+                operation: "prune the build cache".to_string(),
+                status: Some(status),
+                message,
+            });
+        }
+        let _ = response.into_body().collect().await;
+        Ok(())
     }
 }
 

@@ -120,8 +120,8 @@ impl Progress {
 
 #[cfg(test)]
 mod tests {
-    use bollard_buildkit_proto::moby::buildkit::v1::{Vertex, VertexLog};
     use bollard_buildkit_proto::google::protobuf::Timestamp;
+    use bollard_buildkit_proto::moby::buildkit::v1::{Vertex, VertexLog};
 
     use super::*;
 

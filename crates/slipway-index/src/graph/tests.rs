@@ -23,6 +23,8 @@ fn project(name: &str, parents: &[&str]) -> Project {
         schedule: None,
         notify_on: NotifyOn::Failure,
         build_args: Default::default(),
+        build_target: None,
+        build_secrets: Vec::new(),
         test: TestSettings::default(),
         promotion: Promotion::Auto,
         registry: None,
