@@ -19,6 +19,7 @@
 
 mod build;
 mod buildkit;
+mod cache_mounts;
 mod client;
 mod container;
 mod context;
@@ -37,6 +38,7 @@ mod step_limits;
 mod supervise;
 
 pub use build::{BuildError, BuildSpec, Builder, BuiltImage, DEFAULT_LOG_CAP};
+pub use cache_mounts::scope_cache_mounts;
 pub use client::Docker;
 pub use context::{ContextArchive, ContextError, pack_context};
 pub use dockerignore::{DockerIgnore, PatternError};

@@ -148,7 +148,7 @@ pub fn syntax_directive(text: &str) -> Option<SyntaxDirective> {
 }
 
 /// The escape character from a leading `# escape=` parser directive, `\` by default.
-fn escape_char(text: &str) -> char {
+pub(crate) fn escape_char(text: &str) -> char {
     for line in text.lines() {
         let Some(directive) = line.trim().strip_prefix('#') else { break };
         let Some((key, value)) = directive.split_once('=') else { break };

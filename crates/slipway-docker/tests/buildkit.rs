@@ -232,3 +232,31 @@ fn count_processes() -> usize {
         .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
         .count()
 }
+
+#[tokio::test]
+async fn cache_mounts_are_kept_per_project() {
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let tag = cleanup.image(unique("bk-cache"));
+    let marker = unique("cache").replace('/', "-");
+    let text = format!(
+        "FROM {BASE}\nARG RUN_ID\nRUN --mount=type=cache,target=/cache echo $RUN_ID >> /cache/{marker} && echo runs=$(wc -l < /cache/{marker})\n"
+    );
+    let runs = async |scope: &str, run: usize| {
+        let scoped = slipway_docker::scope_cache_mounts(&text, scope).unwrap();
+        let dir = context(&[("Dockerfile", &scoped)]);
+        let mut spec = spec(dir.path(), &dir.path().join("Dockerfile"), &tag);
+        spec.build_args.insert("RUN_ID".into(), run.to_string());
+        // The layer cache on (as in production); RUN_ID makes the step run each time.
+        spec.no_cache = false;
+        let (lines, mut sink) = collector();
+        docker.build(&spec, &mut sink).await.unwrap();
+        let lines = lines.lock().unwrap().clone();
+        lines.iter().find_map(|l| l.split_once(' ')?.1.strip_prefix("runs=").map(str::to_string)).unwrap()
+    };
+    let a = format!("slipway/test-a-{marker}");
+    let b = format!("slipway/test-b-{marker}");
+    assert_eq!(runs(&a, 1).await, "1");
+    assert_eq!(runs(&a, 2).await, "2", "kept between the project's builds");
+    assert_eq!(runs(&b, 3).await, "1", "another project's cache is its own");
+}

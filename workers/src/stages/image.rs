@@ -15,7 +15,7 @@ impl BuildRun<'_> {
         let settings = &self.worker.settings;
         let context_dir = self.source.join(&self.spec.build_context);
         let text = self.dockerfile_text().await?;
-        let dockerfile = self.source.join(&self.spec.target_file);
+        let dockerfile = self.scoped_dockerfile(&text).await?;
         let secrets = self.build_secrets()?;
         let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
             .await
@@ -114,6 +114,17 @@ impl BuildRun<'_> {
         tokio::fs::read_to_string(&original)
             .await
             .map_err(|e| StageFailure::failed(format!("cannot read /{}: {e}", self.spec.target_file)))
+    }
+
+    /// The Dockerfile to build: the project's own, or, when it has cache mounts, a copy beside the checkout
+    /// (outside the context) whose cache ids are this project's alone.
+    async fn scoped_dockerfile(&self, text: &str) -> StageResult<std::path::PathBuf> {
+        let original = self.source.join(&self.spec.target_file);
+        let scope = format!("slipway/{}", self.repository());
+        let Some(scoped) = slipway_docker::scope_cache_mounts(text, &scope) else { return Ok(original) };
+        let path = self.worker.settings.work_dir(self.build.id).join("Dockerfile.slipway");
+        tokio::fs::write(&path, scoped).await.map_err(|e| StageFailure::errored(format!("{}: {e}", path.display())))?;
+        Ok(path)
     }
 
     /// The values of the secrets the index entry names; one without a value in the configuration fails the
