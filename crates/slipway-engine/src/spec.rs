@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use slipway_index::{NotifyOn, Origin, Project, Promotion};
+use slipway_index::{BuildNetwork, NotifyOn, Origin, Project, Promotion};
 use slipway_store::NewProject;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,9 @@ pub struct ProjectSpec {
     #[serde(default)]
     pub schedule: Option<String>,
     pub shared_repository: bool,
+    /// The entry's `build-network`; none: the configuration's (see [`ProjectSpec::build_network`]).
+    #[serde(default)]
+    pub build_network: Option<BuildNetwork>,
     /// The entry's own retention (`keep-candidates`, `keep-days`, `rollback-window`), over the configuration's.
     #[serde(default)]
     pub retention: SpecRetention,
@@ -79,6 +82,7 @@ impl ProjectSpec {
             .to_string(),
             schedule: project.schedule.clone(),
             shared_repository,
+            build_network: project.build_network,
             retention: SpecRetention {
                 keep_candidates: project.retention.keep_candidates,
                 keep_days: project.retention.keep_days,
