@@ -23,8 +23,9 @@ pub enum BaseAccess {
     Shared { pattern: String },
     /// Named by an image id, which could be any image in the daemon.
     ImageId,
-    /// On a credentialed registry, and none of the above.
-    Refused { host: String, repository: String },
+    /// On a credentialed registry, and none of the above; `delivery` when that registry is the one builds are
+    /// delivered to (where a `depends-on` parent would be).
+    Refused { host: String, repository: String, delivery: bool },
 }
 
 impl BaseAccess {
@@ -74,7 +75,11 @@ impl BaseImageRule<'_> {
         let patterns = self.pull_for.get(host).into_iter().flatten();
         match patterns.into_iter().find(|pattern| glob(pattern, repository)) {
             Some(pattern) => BaseAccess::Shared { pattern: pattern.clone() },
-            None => BaseAccess::Refused { host: host.to_string(), repository: repository.to_string() },
+            None => BaseAccess::Refused {
+                host: host.to_string(),
+                repository: repository.to_string(),
+                delivery: host == self.registry,
+            },
         }
     }
 
@@ -135,13 +140,22 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Refusal { dockerfile, line, instruction, image, .. } = self;
         match &self.access {
-            BaseAccess::Refused { host, repository } => write!(
-                f,
-                "{dockerfile}:{line}: {instruction} {image}: {host}/{repository} belongs to another project (it is \
-                 neither this project's repository nor one of its depends-on parents), and Slipway's credentials \
-                 for {host} pull only those; add it to this entry's `depends-on`, or allow it for every project \
-                 with `pull_for = [\"{repository}\"]` under `[registries.\"{host}\"]` in the configuration"
-            ),
+            BaseAccess::Refused { host, repository, delivery } => {
+                write!(
+                    f,
+                    "{dockerfile}:{line}: {instruction} {image}: {host}/{repository} belongs to another project (it \
+                     is neither this project's repository nor one of its depends-on parents), and Slipway's \
+                     credentials for {host} pull only those; "
+                )?;
+                if *delivery {
+                    f.write_str("add it to this entry's `depends-on`, or ")?;
+                }
+                write!(
+                    f,
+                    "allow it for every project with `pull_for = [\"{repository}\"]` under \
+                     `[registries.\"{host}\"]` in the configuration"
+                )
+            }
             _ => write!(
                 f,
                 "{dockerfile}:{line}: {instruction} {image} names an image by its id, which could be any image in \

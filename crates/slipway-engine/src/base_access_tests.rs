@@ -24,7 +24,8 @@ fn access(image: &str) -> BaseAccess {
 
 #[test]
 fn own_parents_and_pull_for_only_on_a_credentialed_registry() {
-    let refused = |repository: &str| BaseAccess::Refused { host: REGISTRY.into(), repository: repository.into() };
+    let refused =
+        |repository: &str| BaseAccess::Refused { host: REGISTRY.into(), repository: repository.into(), delivery: true };
     let cases: Vec<(&str, BaseAccess)> = vec![
         ("slipway/busybox:latest", BaseAccess::Anonymous),
         ("public.example.org/b/private:1", BaseAccess::Anonymous),
@@ -38,7 +39,7 @@ fn own_parents_and_pull_for_only_on_a_credentialed_registry() {
         ("r.example.org:5000/a/app-other:1", refused("a/app-other")),
         (
             "other.example.org/a/app:1",
-            BaseAccess::Refused { host: "other.example.org".into(), repository: "a/app".into() },
+            BaseAccess::Refused { host: "other.example.org".into(), repository: "a/app".into(), delivery: false },
         ),
         ("3f4e5a6b7c8d", BaseAccess::ImageId),
         ("sha256:3f4e5a6b7c8d", BaseAccess::ImageId),
@@ -58,10 +59,14 @@ fn a_refusal_names_the_line_the_image_and_what_to_do() {
     let images = [
         NamedImage { line: 1, instruction: "FROM", image: "r.example.org:5000/a/base:7" },
         NamedImage { line: 4, instruction: "COPY --from", image: "r.example.org:5000/b/private:1" },
+        NamedImage { line: 6, instruction: "FROM", image: "elsewhere.example.org/b/private:1" },
     ];
     let err = rule.check("/Dockerfile", images).expect_err("refused");
-    assert_eq!(err.refusals.len(), 1);
-    let message = err.to_string();
+    assert_eq!(err.refusals.len(), 2);
+    // A parent is looked for in the delivery registry only, so depends-on is no way to another registry's image.
+    let elsewhere = err.refusals[1].to_string();
+    assert!(!elsewhere.contains("depends-on`,") && elsewhere.contains("pull_for"), "{elsewhere}");
+    let message = err.refusals[0].to_string();
     assert!(message.starts_with("/Dockerfile:4: COPY --from r.example.org:5000/b/private:1: "), "{message}");
     assert!(message.contains("belongs to another project"), "{message}");
     assert!(message.contains("`depends-on`") && message.contains("pull_for = [\"b/private\"]"), "{message}");
