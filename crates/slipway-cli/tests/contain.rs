@@ -1,7 +1,8 @@
 //! Builds contained end to end, on the real Docker daemon: a prebuild script that swaps the build context for a
 //! link to the host's `/etc` or the Dockerfile for a FIFO, and an `ADD <url>` under a build without network,
 //! each fail only their own build, quickly, saying what is wrong and what to do, while a normal project beside
-//! them is delivered; no host file reaches a log or the registry, and the URL is never asked for. Credentials
+//! them is delivered; no host file reaches a log or the registry, and the URL is never asked for (an entry with
+//! `build-network: default` may ADD it). Credentials
 //! are scoped: a project cannot build on another project's private image on a registry Slipway logs in to,
 //! unless it declares it as a parent or `pull_for` allows it.
 
@@ -62,6 +63,11 @@ fn prebuild_swaps_and_add_urls_fail_only_their_own_builds() {
     let add = format!("FROM slipway/busybox:latest\nADD --chown=1:1 \\\n    http://127.0.0.1:{port}/file /file\n");
     s.repo("addurl", &[("Dockerfile", &add)]);
     s.project(Entry::new("addurl"));
+    // The index entry's build-network allows it (the daemon fetches ADD URLs itself, here over loopback).
+    let (allowed_port, allowed_asked) = recording_server();
+    let add = format!("FROM slipway/busybox:latest\nADD http://127.0.0.1:{allowed_port}/file /file\n");
+    s.repo("addallowed", &[("Dockerfile", &add)]);
+    s.project(Entry { extra: "    build-network: default\n", ..Entry::new("addallowed") });
 
     let started = Instant::now();
     let run = s.run();
@@ -70,6 +76,8 @@ fn prebuild_swaps_and_add_urls_fail_only_their_own_builds() {
     assert!(took < Duration::from_secs(120), "no build hung: {took:?}");
 
     s.expect("normal", "succeeded");
+    s.expect("addallowed", "succeeded");
+    assert!(allowed_asked.load(Ordering::SeqCst), "with build-network: default the URL was fetched");
     for (job, stage, wants) in [
         ("etclink", "prebuild", &["build-context `/ctx` is a symlink to /etc, outside the checkout"][..]),
         ("fifo", "prebuild", &["target-file `/Dockerfile` is a FIFO, not a regular file"]),
