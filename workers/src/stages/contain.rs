@@ -187,3 +187,35 @@ impl BuildRun<'_> {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_problem_says_what_the_path_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir_all(root.join("ctx")).unwrap();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("ctx", root.join("inner")).unwrap();
+        std::os::unix::fs::symlink("../../", root.join("ctx/up")).unwrap();
+        let fifo = std::process::Command::new("mkfifo").arg(root.join("fifo")).status().unwrap();
+        assert!(fifo.success());
+        let root = root.canonicalize().unwrap();
+        let problem = |rel: &str, kind| resolve_inside(&root, rel, kind).err().map(|p| p.to_string());
+        assert_eq!(problem("ctx", Kind::Dir), None);
+        assert_eq!(problem("inner", Kind::Dir), None, "a link that stays inside is fine");
+        assert_eq!(problem("Dockerfile", Kind::File), None);
+        assert_eq!(problem("etc", Kind::Dir).unwrap(), "is a symlink to /etc, outside the checkout");
+        let up = problem("ctx/up/x", Kind::Dir).unwrap();
+        assert!(up == "does not exist" || up.contains("outside the checkout"), "{up}");
+        assert!(problem("ctx/up", Kind::Dir).unwrap().contains("outside the checkout"));
+        assert_eq!(problem("fifo", Kind::File).unwrap(), "is a FIFO, not a regular file");
+        assert_eq!(problem("ctx", Kind::File).unwrap(), "is a directory, not a regular file");
+        assert_eq!(problem("Dockerfile", Kind::Dir).unwrap(), "is a regular file, not a directory");
+        assert_eq!(problem("missing", Kind::File).unwrap(), "does not exist");
+    }
+}
