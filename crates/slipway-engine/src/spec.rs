@@ -35,8 +35,9 @@ pub struct ProjectSpec {
     #[serde(default)]
     pub schedule: Option<String>,
     pub shared_repository: bool,
-    /// The entry's `build-network`; none: the configuration's (see [`ProjectSpec::build_network`]).
-    #[serde(default)]
+    /// The entry's `build-network`; none: the configuration's (see [`ProjectSpec::build_network`]). Left out of
+    /// the stored entry when unset, so projects stored before the field existed do not look changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_network: Option<BuildNetwork>,
     /// The entry's own retention (`keep-candidates`, `keep-days`, `rollback-window`), over the configuration's.
     #[serde(default)]
@@ -166,5 +167,6 @@ mod tests {
         assert_eq!((spec.retention.keep_days, spec.retention.rollback_window), (Some(30), None));
         let back: ProjectSpec = serde_json::from_value(spec.to_json()).expect("json");
         assert_eq!(back, spec);
+        assert!(spec.to_json().get("build_network").is_none(), "an unset build-network is not stored");
     }
 }
