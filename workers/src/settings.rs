@@ -1,11 +1,10 @@
 //! How a worker runs builds: where it delivers, where it keeps its files, and the limits it puts on the
 //! code it runs.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::BTreeMap;
 
 use slipway_docker::{Builder, Limits, StepLimits};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -20,6 +19,9 @@ pub struct WorkerSettings {
     pub data_dir: PathBuf,
     /// Docker network mode of builds and prebuild scripts: `none` keeps them off the network.
     pub build_network: Option<String>,
+    /// Per registry host: the repositories (`*` patterns) every project may build on with Slipway's
+    /// credentials, beyond its own and its parents (`[registries."HOST"] pull_for`).
+    pub pull_for: BTreeMap<String, Vec<String>>,
     pub build_timeout: Duration,
     /// The memory a build's steps may use (no swap beyond it); none: the daemon's default, no limit.
     pub build_memory_bytes: Option<i64>,
@@ -56,6 +58,7 @@ impl WorkerSettings {
             registry: registry.into(),
             data_dir: data_dir.into(),
             build_network: Some("none".into()),
+            pull_for: BTreeMap::new(),
             build_timeout: Duration::from_secs(30 * 60),
             build_memory_bytes: Some(2047 << 20),
             builder: Builder::default(),

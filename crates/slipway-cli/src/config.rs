@@ -130,6 +130,9 @@ pub struct RegistryAccess {
     /// At most this many pushes and promotions to it at once from one worker process (default: no limit
     /// beyond the number of workers).
     pub max_concurrent: Option<usize>,
+    /// Repositories (`*` matches any run of characters, e.g. `shared/*`) every project may build on with these
+    /// credentials; otherwise only its own and its `depends-on` parents.
+    pub pull_for: Vec<String>,
 }
 
 impl fmt::Debug for RegistryAccess {
@@ -140,6 +143,7 @@ impl fmt::Debug for RegistryAccess {
             .field("password_env", &self.password_env)
             .field("insecure", &self.insecure)
             .field("max_concurrent", &self.max_concurrent)
+            .field("pull_for", &self.pull_for)
             .finish()
     }
 }
@@ -253,6 +257,19 @@ impl Config {
                 path.display()
             );
         }
+        for (host, access) in &config.registries {
+            for pattern in &access.pull_for {
+                let repository = pattern.replace('*', "x");
+                let names_host = slipway_oci_name::names_registry(pattern);
+                if pattern.is_empty() || names_host || !slipway_oci_name::is_repository_name(&repository) {
+                    anyhow::bail!(
+                        "{}: [registries.\"{host}\"] pull_for has `{pattern}`, which is not a repository pattern; \
+                         write a repository path without the host, `*` for any part (e.g. `shared/*`)",
+                        path.display()
+                    );
+                }
+            }
+        }
         if let Some(dir) = path.parent()
             && config.pipeline.data_dir.is_relative()
         {
@@ -296,6 +313,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pull_for_patterns_are_repository_paths() {
+        let dir = tempfile::tempdir().expect("a dir");
+        let file = dir.path().join("slipway.toml");
+        std::fs::write(&file, "[registries.\"r.example.org\"]\npull_for = [\"shared/*\", \"base\"]\n")
+            .expect("written");
+        let config = Config::load(Some(&file)).expect("valid");
+        assert_eq!(config.registries["r.example.org"].pull_for, ["shared/*", "base"]);
+        std::fs::write(&file, "[registries.\"r.example.org\"]\npull_for = [\"r.example.org/shared\"]\n")
+            .expect("written");
+        let err = format!("{:#}", Config::load(Some(&file)).expect_err("refused"));
+        assert!(err.contains("pull_for has `r.example.org/shared`") && err.contains("shared/*"), "{err}");
+    }
 
     #[test]
     fn registry_passwords_never_print() {

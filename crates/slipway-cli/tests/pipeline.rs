@@ -199,7 +199,10 @@ fn a_path_that_escapes_the_repository() {
     assert_eq!(out.status.code(), Some(1));
     let project = s.expect("app", "failed");
     assert_eq!(project["failed_stage"], "checkout");
-    assert!(project["error"].as_str().unwrap_or_default().contains("outside the repository"), "{project:#}");
+    assert!(
+        project["error"].as_str().unwrap_or_default().contains("is a symlink to /etc, outside the checkout"),
+        "{project:#}"
+    );
 }
 
 #[test]

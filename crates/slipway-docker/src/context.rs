@@ -34,6 +34,13 @@ pub struct ContextArchive {
 pub enum ContextError {
     #[error("build context {path} is not a directory; check build-context (it is relative to git-path)")]
     NotADirectory { path: PathBuf },
+    #[error(
+        "build context {path} resolves to {resolved}, outside the checkout {root}; build-context must name a \
+         directory inside the repository"
+    )]
+    OutsideRoot { path: PathBuf, resolved: PathBuf, root: PathBuf },
+    #[error("{path} is not a regular file inside the build context; commit `.dockerignore` as a plain file")]
+    IgnoreNotAFile { path: PathBuf },
     #[error("Dockerfile {path} not found or not a file; check target-file (it is relative to git-path)")]
     DockerfileMissing { path: PathBuf },
     #[error(
@@ -97,13 +104,19 @@ fn read_chunk(file: &File, offset: u64, want: usize) -> io::Result<Vec<u8>> {
 }
 
 /// Packs `context_dir` for a build with `dockerfile`, which may lie outside the context (it is then stored as
-/// `.slipway.Dockerfile`). Blocking file I/O: call it from `spawn_blocking` in async code.
-pub fn pack_context(context_dir: &Path, dockerfile: &Path) -> Result<ContextArchive, ContextError> {
+/// `.slipway.Dockerfile`). The context, symlinks resolved, must lie inside `root` (the checkout): whatever
+/// the repository or a prebuild script did to it, nothing outside the checkout is ever packed. Blocking file
+/// I/O: call it from `spawn_blocking` in async code.
+pub fn pack_context(root: &Path, context_dir: &Path, dockerfile: &Path) -> Result<ContextArchive, ContextError> {
+    let root = root.canonicalize().map_err(|source| ContextError::Read { path: root.to_path_buf(), source })?;
     let context = context_dir
         .canonicalize()
         .ok()
         .filter(|p| p.is_dir())
         .ok_or_else(|| ContextError::NotADirectory { path: context_dir.to_path_buf() })?;
+    if !context.starts_with(&root) {
+        return Err(ContextError::OutsideRoot { path: context_dir.to_path_buf(), resolved: context, root });
+    }
     let dockerfile_path = resolve_dockerfile(&context, dockerfile)?;
     let ignore = read_dockerignore(&context)?;
     let tmp = std::env::temp_dir();
@@ -172,6 +185,17 @@ fn resolve_dockerfile(context: &Path, dockerfile: &Path) -> Result<DockerfilePat
 
 fn read_dockerignore(context: &Path) -> Result<DockerIgnore, ContextError> {
     let path = context.join(".dockerignore");
+    // Read only a regular file inside the context: a link out could show a host file's lines in an error, and a
+    // FIFO would block the read forever.
+    match path.canonicalize() {
+        Ok(real) if !real.starts_with(context) || !real.is_file() => {
+            return Err(ContextError::IgnoreNotAFile { path });
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound && path.symlink_metadata().is_ok() => {
+            return Err(ContextError::IgnoreNotAFile { path });
+        }
+        _ => {}
+    }
     match std::fs::read(&path) {
         Ok(bytes) => DockerIgnore::parse(&String::from_utf8_lossy(&bytes))
             .map_err(|source| ContextError::Ignore { path, source }),

@@ -48,7 +48,7 @@ fn honours_dockerignore_and_always_sends_dockerfile_and_dockerignore() {
     write(root, "src/main.rs", "fn main() {}");
     std::os::unix::fs::symlink("/etc/passwd", root.join("src/passwd")).unwrap();
 
-    let archive = pack_context(root, &root.join("Dockerfile")).unwrap();
+    let archive = pack_context(root, root, &root.join("Dockerfile")).unwrap();
     let entries = read_back(&archive);
     let names: Vec<&str> = entries.keys().map(String::as_str).collect();
     assert_eq!(
@@ -79,7 +79,8 @@ fn dockerfile_outside_the_context_gets_its_own_name() {
     write(dir.path(), "ctx/app.txt", "app");
     write(dir.path(), "ctx/.slipway.Dockerfile", "taken");
     write(dir.path(), "docker/Dockerfile.prod", "FROM scratch\nCOPY app.txt /\n");
-    let archive = pack_context(&dir.path().join("ctx"), &dir.path().join("docker/Dockerfile.prod")).unwrap();
+    let archive =
+        pack_context(dir.path(), &dir.path().join("ctx"), &dir.path().join("docker/Dockerfile.prod")).unwrap();
     assert_eq!(archive.dockerfile_name(), ".slipway.Dockerfile.1");
     let entries = read_back(&archive);
     assert_eq!(entries[".slipway.Dockerfile.1"].1, "FROM scratch\nCOPY app.txt /\n");
@@ -92,7 +93,7 @@ fn dockerfile_in_an_ignored_directory_is_still_sent() {
     write(dir.path(), ".dockerignore", "build\n");
     write(dir.path(), "build/Dockerfile", "FROM scratch\n");
     write(dir.path(), "build/junk", "junk");
-    let archive = pack_context(dir.path(), &dir.path().join("build/Dockerfile")).unwrap();
+    let archive = pack_context(dir.path(), dir.path(), &dir.path().join("build/Dockerfile")).unwrap();
     assert_eq!(archive.dockerfile_name(), "build/Dockerfile");
     let entries = read_back(&archive);
     assert_eq!(entries.keys().collect::<Vec<_>>(), [".dockerignore", "build/Dockerfile"]);
@@ -103,12 +104,12 @@ fn a_linked_dockerfile_is_sent_as_a_file_but_may_not_leave_the_context() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ctx/real.Dockerfile", "FROM scratch\n");
     std::os::unix::fs::symlink("real.Dockerfile", dir.path().join("ctx/Dockerfile")).unwrap();
-    let archive = pack_context(&dir.path().join("ctx"), &dir.path().join("ctx/Dockerfile")).unwrap();
+    let archive = pack_context(dir.path(), &dir.path().join("ctx"), &dir.path().join("ctx/Dockerfile")).unwrap();
     assert_eq!(read_back(&archive)["Dockerfile"], (EntryType::Regular, "FROM scratch\n".to_string()));
 
     write(dir.path(), "secret", "s3cret");
     std::os::unix::fs::symlink("../secret", dir.path().join("ctx/Evil")).unwrap();
-    let err = pack_context(&dir.path().join("ctx"), &dir.path().join("ctx/Evil")).unwrap_err();
+    let err = pack_context(dir.path(), &dir.path().join("ctx"), &dir.path().join("ctx/Evil")).unwrap_err();
     assert!(matches!(err, ContextError::DockerfileEscapes { .. }), "{err}");
 }
 
@@ -121,11 +122,11 @@ fn errors_name_the_path() {
         (dir.path().to_path_buf(), dir.path().join("Missing"), "not found"),
     ];
     for (ctx, dockerfile, want) in cases {
-        let err = pack_context(&ctx, &dockerfile).unwrap_err().to_string();
+        let err = pack_context(dir.path(), &ctx, &dockerfile).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
     }
     write(dir.path(), ".dockerignore", "ok\n[z-a]\n");
-    let err = pack_context(dir.path(), &dir.path().join("Dockerfile")).unwrap_err().to_string();
+    let err = pack_context(dir.path(), dir.path(), &dir.path().join("Dockerfile")).unwrap_err().to_string();
     assert!(err.contains(".dockerignore: line 2: invalid pattern `[z-a]`"), "{err}");
 }
 
@@ -136,7 +137,7 @@ async fn streams_the_archive_in_chunks() {
     write(dir.path(), "Dockerfile", "FROM scratch\n");
     let big = "x".repeat(CHUNK_BYTES + 1000);
     write(dir.path(), "big", &big);
-    let archive = pack_context(dir.path(), &dir.path().join("Dockerfile")).unwrap();
+    let archive = pack_context(dir.path(), dir.path(), &dir.path().join("Dockerfile")).unwrap();
     let chunks: Vec<Bytes> = archive.stream().try_collect().await.unwrap();
     assert!(chunks.len() >= 2);
     let mut whole = Vec::new();
@@ -144,4 +145,35 @@ async fn streams_the_archive_in_chunks() {
     file.rewind().unwrap();
     file.read_to_end(&mut whole).unwrap();
     assert_eq!(chunks.concat(), whole);
+}
+
+#[test]
+fn a_context_outside_the_root_is_never_packed() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("src");
+    write(&checkout, "Dockerfile", "FROM scratch\n");
+    write(dir.path(), "outside/secret", "s3cret");
+    std::os::unix::fs::symlink("/etc", checkout.join("ctx")).unwrap();
+    std::os::unix::fs::symlink("../outside", checkout.join("up")).unwrap();
+    for linked in ["ctx", "up"] {
+        let err = pack_context(&checkout, &checkout.join(linked), &checkout.join("Dockerfile")).unwrap_err();
+        assert!(matches!(err, ContextError::OutsideRoot { .. }), "{linked}: {err}");
+        assert!(err.to_string().contains("outside the checkout"), "{err}");
+    }
+}
+
+#[test]
+fn a_dockerignore_that_is_no_plain_file_inside_the_context_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    write(&ctx, "Dockerfile", "FROM scratch\n");
+    write(dir.path(), "hosts", "[z-a] secret-host-line\n");
+    std::os::unix::fs::symlink("../hosts", ctx.join(".dockerignore")).unwrap();
+    let err = pack_context(dir.path(), &ctx, &ctx.join("Dockerfile")).unwrap_err().to_string();
+    assert!(err.contains("not a regular file") && !err.contains("secret-host-line"), "{err}");
+    std::fs::remove_file(ctx.join(".dockerignore")).unwrap();
+    let fifo = std::process::Command::new("mkfifo").arg(ctx.join(".dockerignore")).status().unwrap();
+    assert!(fifo.success());
+    let err = pack_context(dir.path(), &ctx, &ctx.join("Dockerfile")).unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
 }

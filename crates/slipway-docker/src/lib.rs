@@ -4,7 +4,8 @@
 //! - [`Docker::build`] builds it with BuildKit (or the classic builder), [`Docker::push`] pushes one tag and returns its digest.
 //! - [`Docker::run`] runs a command in a locked-down sandbox; [`Docker::predefined_tests`] checks that an image
 //!   starts, listens on the ports it exposes and turns healthy.
-//! - [`lint`] gives advisory Dockerfile warnings without Docker.
+//! - [`lint`] gives advisory Dockerfile warnings without Docker; [`image_uses`] and [`add_urls`] say which
+//!   images and URLs a Dockerfile reaches for, so the worker can refuse them before a build.
 //!
 //! **Logs.** Every long operation takes `log: &mut (dyn FnMut(&str) + Send)` and calls it once per line, as the
 //! line arrives (without its trailing newline), so a caller can append it to a database without this crate ever
@@ -32,6 +33,7 @@ mod predefined;
 mod probes;
 mod pull;
 mod push;
+mod reach;
 mod run;
 mod sandbox;
 mod step_limits;
@@ -48,6 +50,7 @@ pub use lint::{LintWarning, SyntaxDirective, base_images, lint, syntax_directive
 pub use predefined::{PredefinedOptions, TestOutcome};
 pub use pull::PullError;
 pub use push::{PushError, RegistryAuth};
+pub use reach::{AddUrl, ImageUse, Via, add_urls, image_uses};
 pub use run::RunOutcome;
 pub use sandbox::{Bind, Limits, Network, SANDBOX_LABEL, SandboxSpec};
 pub use step_limits::StepLimits;

@@ -21,11 +21,11 @@ pub struct LintWarning {
 
 /// One logical instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Instruction {
-    line: usize,
+pub(crate) struct Instruction {
+    pub line: usize,
     /// Upper-cased.
-    keyword: String,
-    args: String,
+    pub keyword: String,
+    pub args: String,
 }
 
 /// Lints a Dockerfile's text. Never fails: what it cannot understand it leaves alone.
@@ -91,7 +91,7 @@ pub fn lint(dockerfile: &str) -> Vec<LintWarning> {
 }
 
 /// Splits the text into logical instructions.
-fn instructions(text: &str) -> Vec<Instruction> {
+pub(crate) fn instructions(text: &str) -> Vec<Instruction> {
     let escape = escape_char(text);
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
@@ -160,7 +160,7 @@ pub(crate) fn escape_char(text: &str) -> char {
 }
 
 /// The arguments as words; a JSON array (exec form) gives its elements.
-fn words(args: &str) -> Vec<String> {
+pub(crate) fn words(args: &str) -> Vec<String> {
     if args.starts_with('[')
         && let Ok(items) = serde_json::from_str::<Vec<String>>(args)
     {
@@ -170,7 +170,7 @@ fn words(args: &str) -> Vec<String> {
 }
 
 /// The arguments after leading `--flag=value` options (`ADD --chown=…`).
-fn without_flags(mut args: &str) -> &str {
+pub(crate) fn without_flags(mut args: &str) -> &str {
     while args.starts_with("--") {
         args = args.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start());
     }
@@ -202,7 +202,7 @@ pub fn base_images(dockerfile: &str) -> Vec<String> {
 }
 
 /// `FROM [--platform=…] image [AS name]` → (image, alias).
-fn parse_from(args: &str) -> (Option<&str>, Option<&str>) {
+pub(crate) fn parse_from(args: &str) -> (Option<&str>, Option<&str>) {
     let mut parts = args.split_whitespace().filter(|w| !w.starts_with("--"));
     let image = parts.next();
     let alias = match (parts.next(), parts.next()) {
@@ -226,7 +226,7 @@ fn unpinned(image: &str, stages: &HashSet<String>) -> Option<String> {
     }
 }
 
-fn is_url(word: &str) -> bool {
+pub(crate) fn is_url(word: &str) -> bool {
     let lower = word.to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
 }

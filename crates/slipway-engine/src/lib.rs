@@ -1,6 +1,8 @@
 //! The pipeline's rules: the tag scheme, the build plan, queuing a plan's builds in the store, promotion,
-//! triggers, the cascade a delivered parent starts, and the tag check (drift between the store and the registry).
+//! triggers, the cascade a delivered parent starts, the tag check (drift between the store and the registry), and
+//! what a build may reach: its network and the images it may build on with Slipway's credentials.
 
+pub mod base_access;
 pub mod base_images;
 pub mod branches;
 pub mod cascade;
@@ -10,6 +12,7 @@ pub mod drift;
 pub mod enqueue;
 pub mod events;
 pub mod lifecycle;
+pub mod network;
 pub mod notify;
 pub mod plan;
 pub mod promote;
@@ -24,6 +27,7 @@ pub mod spec;
 pub mod tags;
 pub mod triggers;
 
+pub use base_access::{BaseAccess, BaseImageRule, BaseImagesRefused, NamedImage, Refusal};
 pub use base_images::{BaseImageReport, check_base_images};
 pub use branches::{PollReport, poll_branches};
 pub use cascade::{ProjectGraph, queue_cascade};
@@ -32,6 +36,7 @@ pub use drift::{Drift, DriftReport, Outcome, Repair, RepairError, TagCheck, chec
 pub use enqueue::{QueuedBuild, enqueue_plan};
 pub use events::{AnnounceReport, EventHookError, EventHooks, announce_round};
 pub use lifecycle::{LifecycleError, Revocation, Rollback, TagChange, revoke, rollback};
+pub use network::BuildNetworkMode;
 pub use notify::{Mail, MailError, MailKind, Mailer, NotifyReport, notify_round};
 pub use plan::{BuildPlan, PlanError, PlannedBuild, plan_builds};
 pub use promote::{MovedTag, PromoteError, Promoted, Promotion, current_digest, promote, tag_digest};

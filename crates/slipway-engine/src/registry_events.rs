@@ -298,7 +298,7 @@ fn render(template: &str, values: &Placeholders<'_>) -> Result<String, String> {
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters (none included).
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();
     let Some(mut rest) = text.strip_prefix(first) else { return false };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use slipway_index::{NotifyOn, Origin, Project, Promotion};
+use slipway_index::{BuildNetwork, NotifyOn, Origin, Project, Promotion};
 use slipway_store::NewProject;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +39,10 @@ pub struct ProjectSpec {
     #[serde(default)]
     pub schedule: Option<String>,
     pub shared_repository: bool,
+    /// The entry's `build-network`; none: the configuration's (see [`ProjectSpec::build_network`]). Left out of
+    /// the stored entry when unset, so projects stored before the field existed do not look changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_network: Option<BuildNetwork>,
     /// The entry's own retention (`keep-candidates`, `keep-days`, `rollback-window`), over the configuration's.
     #[serde(default)]
     pub retention: SpecRetention,
@@ -85,6 +89,7 @@ impl ProjectSpec {
             .to_string(),
             schedule: project.schedule.clone(),
             shared_repository,
+            build_network: project.build_network,
             retention: SpecRetention {
                 keep_candidates: project.retention.keep_candidates,
                 keep_days: project.retention.keep_days,
@@ -168,5 +173,6 @@ mod tests {
         assert_eq!((spec.retention.keep_days, spec.retention.rollback_window), (Some(30), None));
         let back: ProjectSpec = serde_json::from_value(spec.to_json()).expect("json");
         assert_eq!(back, spec);
+        assert!(spec.to_json().get("build_network").is_none(), "an unset build-network is not stored");
     }
 }

@@ -7,7 +7,9 @@ use crate::checks;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::mapping::MappingReader;
 use crate::paths::{PathError, RepoPath};
-use crate::project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written};
+use crate::project::{
+    BuildNetwork, NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written,
+};
 use crate::reference::{ImageRef, check_component, check_tag};
 use crate::source::SourceFile;
 use crate::yaml::{Node, NodeKind};
@@ -37,6 +39,7 @@ pub const INDEX_FIELDS: &[&str] = &[
     "test-timeout",
     "promotion",
     "registry",
+    "build-network",
     "keep-candidates",
     "keep-days",
     "rollback-window",
@@ -136,6 +139,11 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
         &[("failure", NotifyOn::Failure), ("always", NotifyOn::Always), ("never", NotifyOn::Never)],
     );
     let promotion = read_enum(&mut r, "promotion", &[("auto", Promotion::Auto), ("manual", Promotion::Manual)]);
+    let build_network = read_choice(
+        &mut r,
+        "build-network",
+        &[("none", BuildNetwork::None), ("default", BuildNetwork::Default), ("host", BuildNetwork::Host)],
+    );
     let build_args = read_build_args(&mut r);
     let build_target = r.text("build-target").and_then(|(stage, node)| {
         checked(&mut r, Code::InvalidValue, node, "build-target", checks::stage_name(stage)).then(|| stage.to_string())
@@ -190,6 +198,7 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
             test,
             promotion,
             registry,
+            build_network,
             retention,
         }),
         _ => None,
@@ -378,9 +387,14 @@ fn read_count(r: &mut MappingReader<'_>, field: &str, range: std::ops::RangeIncl
 }
 
 fn read_enum<T: Copy + Default>(r: &mut MappingReader<'_>, field: &str, choices: &[(&str, T)]) -> T {
-    let Some((value, node)) = r.text(field) else { return T::default() };
+    read_choice(r, field, choices).unwrap_or_default()
+}
+
+/// One of `choices`, or none when the field is absent (or wrong, which is reported).
+fn read_choice<T: Copy>(r: &mut MappingReader<'_>, field: &str, choices: &[(&str, T)]) -> Option<T> {
+    let (value, node) = r.text(field)?;
     if let Some((_, choice)) = choices.iter().find(|(name, _)| *name == value) {
-        return *choice;
+        return Some(*choice);
     }
     let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
     let mut diagnostic = r.file().error_at(
@@ -392,7 +406,7 @@ fn read_enum<T: Copy + Default>(r: &mut MappingReader<'_>, field: &str, choices:
         diagnostic = diagnostic.with_hint(format!("did you mean `{suggestion}`?"));
     }
     r.push(diagnostic);
-    T::default()
+    None
 }
 
 fn read_build_args(r: &mut MappingReader<'_>) -> BTreeMap<String, String> {

@@ -36,6 +36,29 @@ pub enum Promotion {
     Manual,
 }
 
+/// `build-network`: the network a project's prebuild script and build steps get, over the configuration's
+/// `[pipeline] build_network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildNetwork {
+    /// No network at all.
+    None,
+    /// The daemon's default (bridge) network.
+    Default,
+    /// The worker host's own network.
+    Host,
+}
+
+impl BuildNetwork {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildNetwork::None => "none",
+            BuildNetwork::Default => "default",
+            BuildNetwork::Host => "host",
+        }
+    }
+}
+
 /// One `depends-on` parent and where it was written, so graph errors can point at the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parent {
@@ -83,6 +106,8 @@ pub struct Project {
     pub test: TestSettings,
     pub promotion: Promotion,
     pub registry: Option<String>,
+    /// `build-network`; none: the configuration's.
+    pub build_network: Option<BuildNetwork>,
     /// The project's own retention, over the configuration's.
     pub retention: Retention,
 }

@@ -8,6 +8,7 @@ use slipway_engine::{TagInputs, build_tags};
 use slipway_git::{CheckoutRequest, MirrorUse};
 use slipway_index::{RepoPath, read_repo_config};
 
+use super::contain::{Kind, resolve_inside, shown};
 use crate::failure::{StageFailure, StageResult};
 use crate::run::{BuildRun, Log};
 
@@ -129,37 +130,16 @@ impl BuildRun<'_> {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    File,
-    Dir,
-}
-
 /// `relative` under `root`, which must exist as `kind` and resolve (through symlinks) inside `root`.
 fn inside(root: &Path, field: &str, relative: &str, kind: Kind) -> StageResult<PathBuf> {
-    let shown = if relative.is_empty() { "/".to_string() } else { format!("/{relative}") };
     let root = root.canonicalize().map_err(|e| io_error(root, &e))?;
-    let path = root.join(relative);
-    let resolved = path.canonicalize().map_err(|_| {
-        StageFailure::failed(format!("{field} `{shown}` does not exist in the repository; fix {field} in the index"))
-    })?;
-    if !resolved.starts_with(&root) {
-        return Err(StageFailure::failed(format!(
-            "{field} `{shown}` leads outside the repository (through a symlink); it must name a path inside it"
-        )));
-    }
-    let ok = match kind {
-        Kind::File => resolved.is_file(),
-        Kind::Dir => resolved.is_dir(),
-    };
-    if !ok {
-        let what = match kind {
-            Kind::File => "a file",
-            Kind::Dir => "a directory",
-        };
-        return Err(StageFailure::failed(format!("{field} `{shown}` is not {what} in the repository")));
-    }
-    Ok(resolved)
+    resolve_inside(&root, relative, kind).map_err(|problem| {
+        StageFailure::failed(format!(
+            "{field} `{}` {problem}; {field} must name {kind} inside the repository: fix the index entry or the \
+             repository",
+            shown(relative)
+        ))
+    })
 }
 
 fn io_error(path: &Path, err: &std::io::Error) -> StageFailure {

@@ -15,9 +15,11 @@ impl BuildRun<'_> {
         let settings = &self.worker.settings;
         let context_dir = self.source.join(&self.spec.build_context);
         let text = self.dockerfile_text().await?;
+        self.check_dockerfile(&text, log).await?;
         let dockerfile = self.scoped_dockerfile(&text).await?;
         let secrets = self.build_secrets()?;
-        let context = tokio::task::spawn_blocking(move || pack_context(&context_dir, &dockerfile))
+        let root = self.source.clone();
+        let context = tokio::task::spawn_blocking(move || pack_context(&root, &context_dir, &dockerfile))
             .await
             .map_err(|e| StageFailure::errored(format!("the context task stopped: {e}")))?
             .map_err(StageFailure::failed)?;
@@ -40,7 +42,7 @@ impl BuildRun<'_> {
         spec.secrets = secrets;
         spec.syntax = slipway_docker::syntax_directive(&text);
         spec.build_args = self.spec.build_args.clone();
-        spec.network_mode = settings.build_network.clone();
+        spec.network_mode = self.build_network().docker_mode();
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
         spec.step_limits = Some(settings.step_limits());
@@ -84,8 +86,8 @@ impl BuildRun<'_> {
         }
     }
 
-    async fn pull_or_say(&self, image: &str, log: Log<'_>) {
-        let auth = self.worker.docker_auth(image);
+    pub(crate) async fn pull_or_say(&self, image: &str, log: Log<'_>) {
+        let auth = self.pull_auth(image);
         if let Err(err) = self.worker.docker.pull_with_auth(image, auth.as_ref(), &mut log.callback()).await {
             // It may be local only; the build says if it is missing.
             log.line(format!("[slipway] {err}"));

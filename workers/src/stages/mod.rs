@@ -2,6 +2,7 @@
 //! lines as they come and returns a [`crate::failure::StageFailure`] that says what to do.
 
 mod checkout;
+mod contain;
 mod deliver;
 mod image;
 mod lint;

@@ -1,7 +1,8 @@
 //! prebuild: the project's prebuild script, run in a container with the checkout mounted (never on the
-//! worker's host), within limits and a time limit. Its changes to the checkout are what the build sees.
+//! worker's host), within limits and a time limit, on the project's build network. Its changes to the checkout
+//! are what the build sees, once the paths the build reads are checked again.
 
-use slipway_docker::{Bind, Network, SandboxSpec, StopReason};
+use slipway_docker::{Bind, SandboxSpec, StopReason};
 
 use crate::failure::{StageFailure, StageResult};
 use crate::run::{BuildRun, Log};
@@ -21,10 +22,7 @@ impl BuildRun<'_> {
             cmd: Some(vec!["/bin/sh".into(), format!("{MOUNT}/{script}")]),
             binds: vec![Bind { host: self.source.clone(), container: MOUNT.into(), read_only: false }],
             workdir: Some(workdir),
-            network: match settings.build_network.as_deref() {
-                Some("none") | None => Network::None,
-                Some(other) => Network::Mode(other.to_string()),
-            },
+            network: self.prebuild_network(log),
             timeout: settings.prebuild_timeout,
             limits: settings.limits,
             read_only_root: true,
@@ -37,7 +35,8 @@ impl BuildRun<'_> {
             .await
             .map_err(|e| StageFailure::errored(format!("Docker: {e}")))?;
         match outcome.stop {
-            StopReason::Exited(0) => Ok(()),
+            // The script had the checkout read-write: what the build reads is checked again.
+            StopReason::Exited(0) => self.recheck_paths(log),
             StopReason::Exited(code) => {
                 Err(StageFailure::failed(format!("the prebuild script /{script} exited with code {code}")))
             }

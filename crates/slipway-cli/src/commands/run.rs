@@ -144,6 +144,12 @@ fn worker_settings(config: &Config, args: &PipelineArgs, registry: &str, n: usiz
     let pipeline = &config.pipeline;
     let mut settings = WorkerSettings::new(name, registry, args.data_dir(config));
     settings.build_network = Some(pipeline.build_network.clone()).filter(|n| n != "default");
+    settings.pull_for = config
+        .registries
+        .iter()
+        .filter(|(_, access)| !access.pull_for.is_empty())
+        .map(|(host, access)| (host.clone(), access.pull_for.clone()))
+        .collect();
     settings.build_timeout = Duration::from_secs(pipeline.build_timeout_s);
     settings.build_memory_bytes =
         i64::try_from(pipeline.build_memory_mb.saturating_mul(1 << 20)).ok().filter(|bytes| *bytes > 0);

@@ -84,7 +84,7 @@ pub fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// A build spec for `dir` with network none, no cache (a test must see its steps run) and a short timeout.
 pub fn spec(dir: &Path, dockerfile: &Path, tag: &str) -> BuildSpec {
-    let archive = pack_context(dir, dockerfile).unwrap();
+    let archive = pack_context(dir, dir, dockerfile).unwrap();
     let mut spec = BuildSpec::new(archive, tag);
     spec.network_mode = Some("none".to_string());
     spec.timeout = Duration::from_secs(60);

@@ -29,6 +29,7 @@ promotion: manual
 registry: quay
 keep-candidates: 5
 keep-days: 30
+build-network: default
 ";
 
 fn read(text: &str) -> (Entry, Vec<Diagnostic>) {
@@ -65,6 +66,7 @@ fn every_field_is_read_with_cccp_semantics() {
     assert_eq!(project.test.skip, Some(false));
     assert_eq!(project.test.timeout, Some(std::time::Duration::from_secs(600)));
     assert_eq!(project.registry.as_deref(), Some("quay"));
+    assert_eq!(project.build_network, Some(BuildNetwork::Default));
     assert_eq!(project.retention, Retention { keep_candidates: Some(5), keep_days: Some(30), rollback_window: None });
     // As written, for `index show`: nothing was converted.
     let written: Vec<(&str, &Written)> = entry.written.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -83,6 +85,7 @@ fn defaults_are_cccps() {
     assert_eq!(project.build_context.as_str(), "docker");
     assert!(project.depends_on.is_empty());
     assert_eq!((project.notify_on, project.promotion), (NotifyOn::Failure, Promotion::Auto));
+    assert_eq!(project.build_network, None, "the configuration's");
     // cccp's BaseLoader read a plain `null` depends-on as the string "null": the same thing.
     let (entry, _) = read(&text.replace("depends-on: null", "depends-on: 'null'"));
     assert!(entry.project.expect("valid").depends_on.is_empty());
@@ -131,4 +134,16 @@ fn the_image_is_known_even_when_other_fields_are_wrong() {
     let (entry, _) = read(&FULL.replace("notify-email: team@example.org", "notify-email: nobody"));
     assert!(entry.project.is_none());
     assert_eq!(entry.image.map(|i| i.key()).as_deref(), Some("demo/tools:3.10"));
+}
+
+#[test]
+fn build_network_is_one_of_three_and_a_wrong_one_names_its_line() {
+    for (written, want) in [("none", BuildNetwork::None), ("host", BuildNetwork::Host)] {
+        let (entry, _) = read(&FULL.replace("build-network: default", &format!("build-network: {written}")));
+        assert_eq!(entry.project.expect("valid").build_network, Some(want));
+    }
+    let (entry, diagnostics) = read(&FULL.replace("build-network: default", "build-network: bridge"));
+    assert!(entry.project.is_none());
+    assert_eq!((diagnostics[0].code, diagnostics[0].line), (Code::InvalidValue, 28));
+    assert!(diagnostics[0].message.contains("`build-network` is `bridge`; it must be one of: none, default, host"));
 }

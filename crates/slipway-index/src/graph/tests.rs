@@ -28,6 +28,7 @@ fn project(name: &str, parents: &[&str]) -> Project {
         test: TestSettings::default(),
         promotion: Promotion::Auto,
         registry: None,
+        build_network: None,
         retention: Default::default(),
     }
 }
