@@ -30,6 +30,11 @@ impl BuildRun<'_> {
             "[slipway] building {tag} from /{} (context /{})",
             self.spec.target_file, self.spec.build_context
         ));
+        let docker = &self.worker.docker;
+        log.line(format!("[slipway] engine: {} at {}", docker.engine(), docker.endpoint()));
+        if let Some(note) = docker.engine().build_note() {
+            log.line(format!("[slipway] {note}"));
+        }
         let mut spec = BuildSpec::new(context, tag);
         spec.build_args = self.spec.build_args.clone();
         spec.network_mode = settings.build_network.clone();
