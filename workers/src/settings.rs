@@ -60,6 +60,16 @@ impl WorkerSettings {
         }
     }
 
+    /// The network mode of a project's build: its `build-network` when set (`default` is the engine's
+    /// default, sent as no mode at all), otherwise the worker's `build_network`.
+    pub fn build_network_for(&self, project: Option<&str>) -> Option<String> {
+        match project {
+            Some("default") => None,
+            Some(mode) => Some(mode.to_string()),
+            None => self.build_network.clone(),
+        }
+    }
+
     pub fn mirrors_dir(&self) -> PathBuf {
         self.data_dir.join("git")
     }
@@ -110,5 +120,15 @@ mod tests {
         assert!(got);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("127.0.0.1:5555"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_projects_build_network_wins_over_the_workers() {
+        let settings = WorkerSettings::new("w", "127.0.0.1:5555", "/tmp");
+        let cases =
+            [(None, Some("none")), (Some("default"), None), (Some("host"), Some("host")), (Some("none"), Some("none"))];
+        for (project, want) in cases {
+            assert_eq!(settings.build_network_for(project).as_deref(), want, "{project:?}");
+        }
     }
 }

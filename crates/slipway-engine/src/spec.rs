@@ -26,6 +26,9 @@ pub struct ProjectSpec {
     pub prebuild_script: Option<String>,
     pub prebuild_context: Option<String>,
     pub build_args: BTreeMap<String, String>,
+    /// The entry's `build-network` (`none`, `default`, `host`); none: the worker's `build_network`.
+    #[serde(default)]
+    pub build_network: Option<String>,
     pub test_script: Option<String>,
     pub test_skip: bool,
     pub test_timeout_s: Option<u64>,
@@ -69,6 +72,7 @@ impl ProjectSpec {
             prebuild_script: project.prebuild.as_ref().map(|p| p.script.as_str().to_string()),
             prebuild_context: project.prebuild.as_ref().map(|p| p.context.as_str().to_string()),
             build_args: project.build_args.clone(),
+            build_network: project.build_network.map(|n| n.as_str().to_string()),
             test_script: project.test.script.as_ref().map(|s| s.as_str().to_string()),
             test_skip: project.test.skip.unwrap_or(false),
             test_timeout_s: project.test.timeout.map(|t| t.as_secs()),

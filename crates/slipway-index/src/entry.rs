@@ -7,7 +7,9 @@ use crate::checks;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::mapping::MappingReader;
 use crate::paths::{PathError, RepoPath};
-use crate::project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written};
+use crate::project::{
+    BuildNetwork, NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written,
+};
 use crate::reference::{ImageRef, check_component, check_tag};
 use crate::source::SourceFile;
 use crate::yaml::{Node, NodeKind};
@@ -30,6 +32,7 @@ pub const INDEX_FIELDS: &[&str] = &[
     "schedule",
     "notify-on",
     "build-args",
+    "build-network",
     "test-script",
     "test-skip",
     "test-timeout",
@@ -135,6 +138,15 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
     );
     let promotion = read_enum(&mut r, "promotion", &[("auto", Promotion::Auto), ("manual", Promotion::Manual)]);
     let build_args = read_build_args(&mut r);
+    let build_network = read_enum(
+        &mut r,
+        "build-network",
+        &[
+            ("none", Some(BuildNetwork::None)),
+            ("default", Some(BuildNetwork::Default)),
+            ("host", Some(BuildNetwork::Host)),
+        ],
+    );
     let retention = Retention {
         keep_candidates: read_count(&mut r, "keep-candidates", 1..=1000),
         keep_days: read_count(&mut r, "keep-days", 1..=3650),
@@ -179,6 +191,7 @@ pub fn read_entry(file: &SourceFile, node: &Node, app_id_expected: &str) -> (Ent
             schedule,
             notify_on,
             build_args,
+            build_network,
             test,
             promotion,
             registry,

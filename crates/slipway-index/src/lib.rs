@@ -37,7 +37,9 @@ pub use graph::DependencyGraph;
 pub use index::Index;
 pub use load::LoadError;
 pub use paths::{PathError, RepoPath};
-pub use project::{NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written};
+pub use project::{
+    BuildNetwork, NotifyOn, Origin, Parent, Prebuild, Project, Promotion, Retention, TestSettings, Written,
+};
 pub use reference::{ImageRef, ReferenceError};
 pub use repo_config::{REPO_CONFIG_NAMES, RepoConfig, RepoConfigError, parse_repo_config, read_repo_config};
 pub use report::CheckReport;

@@ -36,6 +36,28 @@ pub enum Promotion {
     Manual,
 }
 
+/// `build-network`: the network of the project's `RUN` steps, over the worker's `build_network` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildNetwork {
+    /// No network at all (the safe default of test machines).
+    None,
+    /// The engine's default network (a bridge with NAT): what `docker build` does.
+    Default,
+    /// The host's network stack: reaches what the host reaches, loopback included.
+    Host,
+}
+
+impl BuildNetwork {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildNetwork::None => "none",
+            BuildNetwork::Default => "default",
+            BuildNetwork::Host => "host",
+        }
+    }
+}
+
 /// One `depends-on` parent and where it was written, so graph errors can point at the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parent {
@@ -76,6 +98,8 @@ pub struct Project {
     pub schedule: Option<String>,
     pub notify_on: NotifyOn,
     pub build_args: BTreeMap<String, String>,
+    /// None: the worker's setting.
+    pub build_network: Option<BuildNetwork>,
     pub test: TestSettings,
     pub promotion: Promotion,
     pub registry: Option<String>,

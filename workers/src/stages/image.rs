@@ -37,7 +37,7 @@ impl BuildRun<'_> {
         }
         let mut spec = BuildSpec::new(context, tag);
         spec.build_args = self.spec.build_args.clone();
-        spec.network_mode = settings.build_network.clone();
+        spec.network_mode = settings.build_network_for(self.spec.build_network.as_deref());
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
         match self.worker.docker.build(&spec, &mut log.callback()).await {

@@ -29,6 +29,7 @@ promotion: manual
 registry: quay
 keep-candidates: 5
 keep-days: 30
+build-network: host
 ";
 
 fn read(text: &str) -> (Entry, Vec<Diagnostic>) {
@@ -65,6 +66,7 @@ fn every_field_is_read_with_cccp_semantics() {
     assert_eq!(project.test.skip, Some(false));
     assert_eq!(project.test.timeout, Some(std::time::Duration::from_secs(600)));
     assert_eq!(project.registry.as_deref(), Some("quay"));
+    assert_eq!(project.build_network, Some(BuildNetwork::Host));
     assert_eq!(project.retention, Retention { keep_candidates: Some(5), keep_days: Some(30), rollback_window: None });
     // As written, for `index show`: nothing was converted.
     let written: Vec<(&str, &Written)> = entry.written.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -83,6 +85,7 @@ fn defaults_are_cccps() {
     assert_eq!(project.build_context.as_str(), "docker");
     assert!(project.depends_on.is_empty());
     assert_eq!((project.notify_on, project.promotion), (NotifyOn::Failure, Promotion::Auto));
+    assert_eq!(project.build_network, None, "the worker's build_network applies");
     // cccp's BaseLoader read a plain `null` depends-on as the string "null": the same thing.
     let (entry, _) = read(&text.replace("depends-on: null", "depends-on: 'null'"));
     assert!(entry.project.expect("valid").depends_on.is_empty());
@@ -105,6 +108,16 @@ fn all_problems_of_an_entry_are_reported_at_once() {
     assert_eq!(found, vec![(Code::InvalidBranch, 5), (Code::InvalidEmail, 9), (Code::InvalidValue, 24)]);
     let (_, diagnostics) = read(&text);
     assert_eq!(diagnostics[2].hint.as_deref(), Some("did you mean `manual`?"));
+}
+
+#[test]
+fn build_network_is_one_of_three() {
+    let text = FULL.replace("build-network: host", "build-network: hosts");
+    let (entry, diagnostics) = read(&text);
+    assert!(entry.project.is_none());
+    assert_eq!(codes(&text), vec![(Code::InvalidValue, 28)]);
+    assert!(diagnostics[0].message.contains("must be one of: none, default, host"), "{diagnostics:?}");
+    assert_eq!(diagnostics[0].hint.as_deref(), Some("did you mean `host`?"));
 }
 
 #[test]

@@ -23,6 +23,7 @@ fn project(name: &str, parents: &[&str]) -> Project {
         schedule: None,
         notify_on: NotifyOn::Failure,
         build_args: Default::default(),
+        build_network: None,
         test: TestSettings::default(),
         promotion: Promotion::Auto,
         registry: None,
