@@ -7,6 +7,9 @@ use std::fmt;
 
 use bollard::models::SystemVersion;
 
+use crate::build::BuildError;
+use crate::error::DockerError;
+
 /// The component name Podman's compat API reports in `/version` (`docker version` shows it too).
 const PODMAN_COMPONENT: &str = "Podman Engine";
 /// Docker's BuildKit sessions came with Engine API 1.39 (Docker 18.09).
@@ -91,6 +94,42 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Gives a failed build back to the project when the engine says one of its steps failed. Podman's compat
+    /// build prints `STEP 2/4: RUN …` (not dockerd's `Step 2/4 : RUN …`) and ends a failed step with the stream
+    /// error `building at STEP "RUN …": …`; the classic builder's classifier, reading neither, takes the
+    /// project's failure for the engine's (errored, retried). Anything else is returned as it is.
+    pub fn classify_build_error(&self, err: BuildError) -> BuildError {
+        let BuildError::Docker(DockerError::Api { status: None, message, endpoint, operation }) = err else {
+            return err;
+        };
+        match (self.kind, podman_failed_step(&message)) {
+            (EngineKind::Podman, Some((step, why))) => BuildError::Step { step: Some(step), message: why },
+            _ => BuildError::Docker(DockerError::Api { status: None, message, endpoint, operation }),
+        }
+    }
+}
+
+/// `… building at STEP "RUN false": while running runtime: exit status 1` → (`RUN false`, what went wrong).
+/// Buildah quotes the step Go-style, so `\"` and `\\` are unescaped.
+fn podman_failed_step(message: &str) -> Option<(String, String)> {
+    const MARK: &str = "building at STEP \"";
+    let quoted = &message[message.find(MARK)? + MARK.len()..];
+    let mut step = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => step.push(chars.next()?.1),
+            '"' => {
+                let why = quoted[at + 1..].trim_start_matches(':').trim();
+                return Some((step, if why.is_empty() { "the step failed".to_string() } else { why.to_string() }));
+            }
+            c => step.push(c),
+        }
+    }
+    None
+}
+
 /// `Docker 20.10.24+dfsg1 (API 1.41)`, `Podman 4.3.1 (API 1.41)`.
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -148,6 +187,33 @@ mod tests {
             podman.build_note().as_deref(),
             Some("Podman 4.3.1 has no BuildKit sessions; building with its Docker-compatible build API (buildah)")
         );
+    }
+
+    #[test]
+    fn a_failed_step_on_podman_is_the_projects() {
+        let podman = Engine { kind: EngineKind::Podman, version: "4.3.1".into(), api_version: "1.41".into() };
+        let docker = Engine { kind: EngineKind::Docker, ..podman.clone() };
+        // As Podman 4.3.1 answered here, through bollard.
+        let api = |message: &str| {
+            BuildError::Docker(DockerError::Api {
+                endpoint: "unix:///run/podman/podman.sock".into(),
+                operation: "build an image".into(),
+                status: None,
+                message: message.into(),
+            })
+        };
+        let failed = r#"Docker stream error: building at STEP "RUN echo \"a b\" && false": while running runtime: exit status 1"#;
+        match podman.classify_build_error(api(failed)) {
+            BuildError::Step { step, message } => {
+                assert_eq!(step.as_deref(), Some(r#"RUN echo "a b" && false"#));
+                assert_eq!(message, "while running runtime: exit status 1");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(docker.classify_build_error(api(failed)), BuildError::Docker(_)), "dockerd never says so");
+        for message in ["Docker stream error: no space left on device", r#"building at STEP "RUN unterminated"#] {
+            assert!(matches!(podman.classify_build_error(api(message)), BuildError::Docker(_)), "{message}");
+        }
     }
 
     #[test]
