@@ -1,7 +1,8 @@
 //! The demo index on Podman: `slipway run --docker unix:///run/podman/podman.sock` builds every demo project
 //! (buildah behind Podman's Docker-compatible API, the Debian one with `apt-get install`), tests each in the
 //! sandbox and delivers it by digest, as it does on dockerd. One more project's user test checks, from inside,
-//! that Podman enforced the sandbox (no network, read-only root, no capabilities, limits).
+//! that Podman enforced the sandbox (no network, read-only root, no capabilities, limits), and its HEALTHCHECK
+//! is tested although Podman itself runs none here.
 //!
 //! It needs podman and its API service, which scripts/setup installs and starts; without podman it says so
 //! and passes (a machine that never ran scripts/setup), but with podman and no service it fails.
@@ -68,7 +69,13 @@ fn the_demo_index_is_built_tested_and_delivered_on_podman() {
     }
     s.repo(
         "sandbox",
-        &[("Dockerfile", "FROM slipway/busybox:latest\nCMD [\"true\"]\n"), ("tests/sandbox.sh", SANDBOX_CHECK)],
+        &[
+            (
+                "Dockerfile",
+                "FROM slipway/busybox:latest\nHEALTHCHECK CMD [\"test\", \"-d\", \"/tmp\"]\nCMD [\"sleep\", \"60\"]\n",
+            ),
+            ("tests/sandbox.sh", SANDBOX_CHECK),
+        ],
     );
     let index = write_index(&s);
 
@@ -122,6 +129,8 @@ fn the_demo_index_is_built_tested_and_delivered_on_podman() {
     assert!(jq.contains("ok: demo jq 1.0 on Debian (jq-"), "apt-get installed jq on Debian: {jq}");
     let sandbox = logs(&s.image("sandbox"));
     assert!(sandbox.contains("sandboxed: lo only, read-only root, no capabilities"), "{sandbox}");
+    // Podman runs no healthchecks without systemd, and its compat image inspect hides them: Slipway runs it.
+    assert!(sandbox.contains("test healthcheck: passed"), "{sandbox}");
 }
 
 /// Commits `dir` (a demo repository) to the scenario's git server, its parents named in the scenario's app-id.

@@ -25,6 +25,7 @@ mod context;
 mod dockerignore;
 mod engine;
 mod error;
+mod health_exec;
 mod inspect;
 mod lint;
 mod log;
