@@ -98,13 +98,24 @@ impl Engine {
     /// Gives a failed build back to the project when the engine says one of its steps failed. Podman's compat
     /// build prints `STEP 2/4: RUN …` (not dockerd's `Step 2/4 : RUN …`) and ends a failed step with the stream
     /// error `building at STEP "RUN …": …`; the classic builder's classifier, reading neither, takes the
-    /// project's failure for the engine's (errored, retried). Anything else is returned as it is.
-    pub fn classify_build_error(&self, err: BuildError) -> BuildError {
+    /// project's failure for the engine's (errored, retried). Anything else is returned as it is. A step killed
+    /// (137) under `memory_bytes` is said to have most likely hit that limit, as on dockerd.
+    pub fn classify_build_error(&self, err: BuildError, memory_bytes: Option<i64>) -> BuildError {
         let BuildError::Docker(DockerError::Api { status: None, message, endpoint, operation }) = err else {
             return err;
         };
         match (self.kind, podman_failed_step(&message)) {
-            (EngineKind::Podman, Some((step, why))) => BuildError::Step { step: Some(step), message: why },
+            (EngineKind::Podman, Some((step, why))) => {
+                let message = match memory_bytes {
+                    // 137 is SIGKILL: under a memory limit, the kernel's OOM killer is what sends it.
+                    Some(limit) if why.ends_with("exit status 137") => format!(
+                        "{why} (killed: most likely the step used more than the build memory limit of {} MiB)",
+                        limit >> 20
+                    ),
+                    _ => why,
+                };
+                BuildError::Step { step: Some(step), message }
+            }
             _ => BuildError::Docker(DockerError::Api { status: None, message, endpoint, operation }),
         }
     }
@@ -203,16 +214,27 @@ mod tests {
             })
         };
         let failed = r#"Docker stream error: building at STEP "RUN echo \"a b\" && false": while running runtime: exit status 1"#;
-        match podman.classify_build_error(api(failed)) {
+        match podman.classify_build_error(api(failed), None) {
             BuildError::Step { step, message } => {
                 assert_eq!(step.as_deref(), Some(r#"RUN echo "a b" && false"#));
                 assert_eq!(message, "while running runtime: exit status 1");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(docker.classify_build_error(api(failed)), BuildError::Docker(_)), "dockerd never says so");
+        assert!(
+            matches!(docker.classify_build_error(api(failed), None), BuildError::Docker(_)),
+            "dockerd never says so"
+        );
+        let killed = r#"Docker stream error: building at STEP "RUN head -c 900m /dev/zero | tail": while running runtime: exit status 137"#;
+        let message = podman.classify_build_error(api(killed), Some(256 << 20)).to_string();
+        assert!(
+            message.contains(
+                "exit status 137 (killed: most likely the step used more than the build memory limit of 256 MiB)"
+            ),
+            "{message}"
+        );
         for message in ["Docker stream error: no space left on device", r#"building at STEP "RUN unterminated"#] {
-            assert!(matches!(podman.classify_build_error(api(message)), BuildError::Docker(_)), "{message}");
+            assert!(matches!(podman.classify_build_error(api(message), None), BuildError::Docker(_)), "{message}");
         }
     }
 

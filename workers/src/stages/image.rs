@@ -40,7 +40,11 @@ impl BuildRun<'_> {
         spec.network_mode = settings.build_network_for(self.spec.build_network.as_deref());
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
-        match docker.build(&spec, &mut log.callback()).await.map_err(|err| docker.engine().classify_build_error(err)) {
+        match docker
+            .build(&spec, &mut log.callback())
+            .await
+            .map_err(|err| docker.engine().classify_build_error(err, spec.memory_bytes))
+        {
             Ok(built) => {
                 log.line(format!("[slipway] built image {}", built.id));
                 self.record_bases(&bases, log).await
