@@ -101,6 +101,12 @@ impl Engine {
     /// project's failure for the engine's (errored, retried). Anything else is returned as it is. A step killed
     /// (137) under `memory_bytes` is said to have most likely hit that limit, as on dockerd.
     pub fn classify_build_error(&self, err: BuildError, memory_bytes: Option<i64>) -> BuildError {
+        if let (EngineKind::Podman, BuildError::Dockerfile { message }) = (self.kind, &err)
+            && let Some((said, _)) = message.split_once(" &imagebuilder.Step{")
+        {
+            // Buildah appends its parser's Go struct to a Dockerfile error; the maintainer needs the sentence.
+            return BuildError::Dockerfile { message: said.trim().to_string() };
+        }
         let BuildError::Docker(DockerError::Api { status: None, message, endpoint, operation }) = err else {
             return err;
         };
@@ -236,6 +242,19 @@ mod tests {
         for message in ["Docker stream error: no space left on device", r#"building at STEP "RUN unterminated"#] {
             assert!(matches!(podman.classify_build_error(api(message), None), BuildError::Docker(_)), "{message}");
         }
+    }
+
+    #[test]
+    fn a_dockerfile_error_on_podman_is_one_sentence() {
+        let podman = Engine { kind: EngineKind::Podman, version: "4.3.1".into(), api_version: "1.41".into() };
+        // As Podman 4.3.1 answered `FORM nothing` here.
+        let message = "building at STEP \"FORM \": Build error: Unknown instruction: \"FORM\" &imagebuilder.Step{Env:[]string{\"PATH=/bin\"}, Command:\"form\", Original:\"FORM nothing\"}\n";
+        let err = podman.classify_build_error(BuildError::Dockerfile { message: message.into() }, None);
+        assert_eq!(
+            err.to_string(),
+            "the Dockerfile is invalid: building at STEP \"FORM \": Build error: Unknown instruction: \"FORM\"; fix the \
+             Dockerfile and push again"
+        );
     }
 
     #[test]
