@@ -22,6 +22,8 @@ pub async fn run_worker(
     until_idle: bool,
 ) -> Result<WorkerExit, slipway_store::StoreError> {
     let settings = worker.settings.clone();
+    let docker = &worker.docker;
+    tracing::info!(worker.name = %settings.name, docker.endpoint = docker.endpoint(), engine = %docker.engine(), "worker started");
     loop {
         if *stop.borrow() {
             return Ok(WorkerExit::Stopped);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bollard::query_parameters::RemoveImageOptions;
 
+use crate::engine::Engine;
 use crate::error::{DockerError, ErrorContext};
 
 /// The oldest Engine API Slipway relies on (Docker 20.10): `network_mode: container:<id>`, wait conditions, OOM state.
@@ -17,6 +18,7 @@ const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub struct Docker {
     inner: bollard::Docker,
     endpoint: Arc<str>,
+    engine: Arc<Engine>,
 }
 
 impl Docker {
@@ -71,7 +73,16 @@ impl Docker {
                 ),
             });
         }
-        Ok(Docker { inner: client, endpoint: endpoint.into() })
+        // Asked once: the engine does not change under a connection, and builders choose by it.
+        let ctx = ErrorContext { endpoint: &endpoint, operation: "ask for its version", timeout_secs };
+        let engine = Engine::from_version(&client.version().await.map_err(|err| ctx.classify(err, None))?);
+        tracing::info!(docker.endpoint = %endpoint, engine = %engine, "container engine connected");
+        Ok(Docker { inner: client, endpoint: endpoint.into(), engine: Arc::new(engine) })
+    }
+
+    /// The engine behind the socket (Docker or Podman, its version and API version), read at connect.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The daemon's version (e.g. `20.10.24+dfsg1`): proves it answers and says what it is.

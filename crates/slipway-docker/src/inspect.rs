@@ -47,7 +47,7 @@ pub struct Healthcheck {
 }
 
 impl Healthcheck {
-    fn from_api(config: HealthConfig) -> Option<Healthcheck> {
+    pub(crate) fn from_api(config: HealthConfig) -> Option<Healthcheck> {
         let test = config.test.filter(|t| !t.is_empty() && t[0] != "NONE")?;
         let duration = |nanos: Option<i64>| nanos.filter(|n| *n > 0).map(|n| Duration::from_nanos(n.unsigned_abs()));
         Some(Healthcheck {

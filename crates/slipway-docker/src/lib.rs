@@ -1,4 +1,5 @@
-//! Everything Slipway does with Docker, through bollard against a local or remote dockerd (API ≥ 1.41).
+//! Everything Slipway does with Docker, through bollard against a local or remote dockerd (API ≥ 1.41), or
+//! Podman's Docker-compatible API ([`Docker::engine`] says which).
 //!
 //! - [`pack_context`] tars a build context honouring `.dockerignore` (Docker's rules, not git's) into a temp file.
 //! - [`Docker::build`] builds it with BuildKit (or the classic builder), [`Docker::push`] pushes one tag and returns its digest.
@@ -25,7 +26,9 @@ mod client;
 mod container;
 mod context;
 mod dockerignore;
+mod engine;
 mod error;
+mod health_exec;
 mod inspect;
 mod lint;
 mod log;
@@ -44,6 +47,7 @@ pub use cache_mounts::scope_cache_mounts;
 pub use client::Docker;
 pub use context::{ContextArchive, ContextError, pack_context};
 pub use dockerignore::{DockerIgnore, PatternError};
+pub use engine::{Engine, EngineKind};
 pub use error::DockerError;
 pub use inspect::{Healthcheck, ImageConfig};
 pub use lint::{LintWarning, SyntaxDirective, base_images, lint, syntax_directive};

@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::client::Docker;
 use crate::container::Container;
 use crate::error::DockerError;
-use crate::inspect::ImageConfig;
+use crate::health_exec;
+use crate::inspect::{Healthcheck, ImageConfig};
 use crate::log::{cap_output, human, human_bytes};
 use crate::probes;
 use crate::run::TAIL_BYTES;
@@ -83,7 +84,7 @@ impl Docker {
         opts: &PredefinedOptions,
         log: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Vec<TestOutcome>, DockerError> {
-        let config = self.image_config(image).await?;
+        let mut config = self.image_config(image).await?;
         if !config.has_default_command() {
             let outcome = TestOutcome::new(
                 "starts",
@@ -101,6 +102,18 @@ impl Docker {
         spec.labels.insert("io.slipway.test".to_string(), "predefined".to_string());
         let health = config.healthcheck.as_ref().map(|h| h.to_api_with_interval(HEALTH_INTERVAL));
         let container = Container::create(self, spec.create_body(health)?, None).await?;
+        if self.engine().is_podman() && config.healthcheck.is_none() {
+            // Podman 4.3's compat image inspect leaves the HEALTHCHECK out; the container's config carries it.
+            match container.inspect().await {
+                Ok(inspected) => {
+                    config.healthcheck = inspected.config.and_then(|c| c.healthcheck).and_then(Healthcheck::from_api);
+                }
+                Err(err) => {
+                    let _ = container.remove().await;
+                    return Err(err);
+                }
+            }
+        }
         let result = run_tests(&container, &config, opts, log).await;
         let removed = container.remove().await;
         let outcomes = result?;
@@ -148,8 +161,12 @@ async fn run_tests(
                     outcome.report(log);
                     outcomes.push(outcome);
                 }
-                if config.healthcheck.is_some() {
-                    let outcome = probes::health(container, opts.health_timeout).await?;
+                if let Some(check) = &config.healthcheck {
+                    let outcome = if container.docker().engine().is_podman() {
+                        health_exec::health(container, check, opts.health_timeout).await?
+                    } else {
+                        probes::health(container, opts.health_timeout).await?
+                    };
                     outcome.report(log);
                     outcomes.push(outcome);
                 }

@@ -106,8 +106,18 @@ impl Docker {
                 }
                 digest
             }
-            None => local.into_iter().next().ok_or(PushError::NoDigest { image: image.clone() })?,
+            None => local.first().cloned().ok_or(PushError::NoDigest { image: image.clone() })?,
         };
+        if self.engine().is_podman() && !local.contains(&digest) {
+            // Podman 4.3 does not record the digest it pushed on the local image (dockerd does), and later
+            // stages run `repository@digest`. Its layers are all here: the pull only records the reference.
+            let by_digest = format!("{repository}@{digest}");
+            self.pull_with_auth(&by_digest, auth, &mut |_| {}).await.map_err(|err| PushError::Failed {
+                registry: registry.clone(),
+                image: image.clone(),
+                message: format!("pushed as {digest}, but recording that digest on the local image failed: {err}"),
+            })?;
+        }
         tracing::info!(image = %image, image.digest = %digest, "pushed");
         Ok(digest)
     }

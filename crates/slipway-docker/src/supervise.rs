@@ -158,6 +158,12 @@ async fn out_of_memory(container: &Container, code: i64) -> Result<bool, DockerE
     if code == 0 {
         return Ok(false);
     }
+    // Podman 4.3 (runc, cgroup v1 here) never sets OOMKilled. Slipway did not kill this container (that is a
+    // timeout), and nothing inside can SIGKILL its pid namespace's init: 137 is the kernel's OOM killer, there or
+    // in a child whose status the script passed on.
+    if code == 137 && container.docker().engine().is_podman() {
+        return Ok(true);
+    }
     tokio::time::sleep(OOM_EVENT_WAIT).await;
     oom_killed(container).await
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use slipway_docker::{BuildError, BuildSpec, PushError, pack_context};
+use slipway_docker::{BuildError, BuildSpec, Builder, PushError, pack_context};
 use slipway_registry::Reference;
 use slipway_store::{NewImage, NewTagEvent, QaState};
 
@@ -28,15 +28,26 @@ impl BuildRun<'_> {
             slipway_docker::base_images(&text).into_iter().filter(|image| !parents.contains(image)).collect();
         self.refresh_bases(&bases, log).await;
         let tag = format!("{}:{}", self.repository(), self.tags()?.test);
+        let docker = &self.worker.docker;
+        log.line(format!("[slipway] engine: {} at {}", docker.engine(), docker.endpoint()));
+        // BuildKit where the engine has it; otherwise its compatible build API, and the log says why.
+        let builder = match settings.builder {
+            Builder::BuildKit if !docker.engine().supports_buildkit() => {
+                if let Some(note) = docker.engine().build_note() {
+                    log.line(format!("[slipway] {note}"));
+                }
+                Builder::Classic
+            }
+            builder => builder,
+        };
         log.line(format!(
-            "[slipway] building {tag} from /{} (context /{}{}) with {}",
+            "[slipway] building {tag} from /{} (context /{}{}) with {builder}",
             self.spec.target_file,
             self.spec.build_context,
             self.spec.build_target.as_ref().map(|t| format!(", stage {t}")).unwrap_or_default(),
-            settings.builder
         ));
         let mut spec = BuildSpec::new(context, tag);
-        spec.builder = settings.builder;
+        spec.builder = builder;
         spec.labels = self.labels();
         spec.target = self.spec.build_target.clone();
         spec.secrets = secrets;
@@ -46,9 +57,13 @@ impl BuildRun<'_> {
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
         spec.step_limits = Some(settings.step_limits());
-        let built = self.worker.docker.build(&spec, &mut log.callback()).await;
+        let built = docker
+            .build(&spec, &mut log.callback())
+            .await
+            .map_err(|err| docker.engine().classify_build_error(err, spec.memory_bytes));
         if settings.build_cache_bytes > 0
-            && let Err(err) = self.worker.docker.prune_build_cache(settings.build_cache_bytes).await
+            && spec.builder == Builder::BuildKit
+            && let Err(err) = docker.prune_build_cache(settings.build_cache_bytes).await
         {
             log.line(format!("[slipway] could not prune the build cache: {err}"));
         }

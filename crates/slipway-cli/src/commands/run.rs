@@ -1,4 +1,4 @@
-//! `slipway run [--index PATH] [--only IMAGE]...`: build, test and deliver the index's projects now, with a
+//! `slipway run [--index PATH] [--only IMAGE]... [--docker URL]`: build, test and deliver the index's projects now, with a
 //! local pool of workers. Parents build before their children; a child whose parent failed is skipped with
 //! that reason. Exit 1 when any build did not succeed.
 
@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Builds run at once (default: [pipeline] workers).
     #[arg(long)]
     workers: Option<usize>,
+    /// The container engine: dockerd or Podman's Docker-compatible API, `unix:///path`, `tcp://host:port`
+    /// (default: DOCKER_HOST or the local socket).
+    #[arg(long, env = "SLIPWAY_DOCKER", value_name = "URL")]
+    docker: Option<String>,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -47,10 +51,16 @@ pub fn run(args: &RunArgs, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
-        let local = Pool::connect(config, &args.pipeline, None).await?;
+        let local = Pool::connect(config, &args.pipeline, args.docker.as_deref()).await?;
         let (store, registry) = (&local.store, &local.registry);
         let queued = enqueue_plan(store, &plan, "slipway run", 3).await?;
-        writeln!(out, "queued {} build(s) from {}, delivering to {registry}", queued.len(), path.display())?;
+        writeln!(
+            out,
+            "queued {} build(s) from {}, delivering to {registry}, building with {}",
+            queued.len(),
+            path.display(),
+            local.docker.engine()
+        )?;
         out.flush()?;
 
         let (stop_tx, stop_rx) = watch::channel(false);

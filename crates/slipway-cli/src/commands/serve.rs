@@ -169,11 +169,12 @@ async fn serve(args: &ServeArgs, config: &Config, out: &mut dyn Write) -> anyhow
     };
     let mut pool = Workers::new();
     if let Some(docker) = docker {
+        let engine = docker.engine().clone();
         let local =
             Pool { store: store.clone(), registry: registry.clone(), docker, client: client.clone(), lease: None };
         let (workers, started) = local.start(config, &args.pipeline, args.workers, &stop_rx, false)?;
         pool = started;
-        writeln!(out, "{workers} worker(s) building for {registry}")?;
+        writeln!(out, "{workers} worker(s) building for {registry} with {engine}")?;
     }
     let polled = store.clone();
     let poller = tokio::spawn(every(args.git_poll_interval, stop_rx.clone(), move || {

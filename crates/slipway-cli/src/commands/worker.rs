@@ -44,7 +44,14 @@ pub fn run(args: &WorkerArgs, config: &Config, out: &mut dyn Write) -> anyhow::R
         let (stop_tx, stop_rx) = watch::channel(false);
         let (workers, mut pool) = local.start(config, &args.pipeline, args.workers, &stop_rx, args.until_idle)?;
         let (store, registry) = (&local.store, &local.registry);
-        writeln!(out, "{workers} worker(s) building for {registry} from {}", store.url())?;
+        let docker = &local.docker;
+        writeln!(
+            out,
+            "{workers} worker(s) building for {registry} from {} with {} at {}",
+            store.url(),
+            docker.engine(),
+            docker.endpoint()
+        )?;
         out.flush()?;
         let all_done = async {
             while let Some(result) = pool.join_next().await {
