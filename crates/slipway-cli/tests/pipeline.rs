@@ -128,7 +128,8 @@ fn failing_run_step() {
         &[("Dockerfile", "FROM slipway/busybox:latest\nRUN false\n")],
         Entry::new("app"),
         "build",
-        "non-zero code",
+        // BuildKit names the step and its exit code.
+        "the build failed at [2/2] RUN false: executor failed running [/bin/sh -c false]: exit code: 1",
     );
 }
 

@@ -28,6 +28,9 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 pub struct PredefinedOptions {
     /// How long the default command must keep running (or take to exit 0).
     pub grace: Duration,
+    /// The same for an image with exposed ports or a healthcheck: those checks follow and show that it
+    /// really started, so it need not prove it by time alone.
+    pub grace_with_checks: Duration,
     pub limits: Limits,
     /// How long each exposed port has to accept a connection, counted after the grace period.
     pub port_timeout: Duration,
@@ -43,6 +46,7 @@ impl Default for PredefinedOptions {
     fn default() -> PredefinedOptions {
         PredefinedOptions {
             grace: Duration::from_secs(5),
+            grace_with_checks: Duration::from_secs(1),
             limits: Limits::default(),
             port_timeout: Duration::from_secs(10),
             health_timeout: Duration::from_secs(60),
@@ -95,6 +99,9 @@ impl Docker {
             outcome.report(log);
             return Ok(vec![outcome]);
         }
+        let has_checks = !config.exposed_tcp_ports.is_empty() || config.healthcheck.is_some();
+        let opts =
+            &PredefinedOptions { grace: if has_checks { opts.grace_with_checks } else { opts.grace }, ..opts.clone() };
         let mut spec = SandboxSpec::new(image);
         spec.limits = opts.limits;
         spec.timeout = opts.grace;

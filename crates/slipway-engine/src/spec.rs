@@ -26,13 +26,17 @@ pub struct ProjectSpec {
     pub prebuild_script: Option<String>,
     pub prebuild_context: Option<String>,
     pub build_args: BTreeMap<String, String>,
-    #[serde(default)]
+    // Left out of the stored entry when unset, so an upgrade does not see every project as changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_target: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub build_secrets: Vec<String>,
     pub test_script: Option<String>,
     pub test_skip: bool,
     pub test_timeout_s: Option<u64>,
+    /// `start-grace` in milliseconds; none: 5 s, or 1 s for an image with ports or a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_grace_ms: Option<u64>,
     /// `auto` or `manual`.
     pub promotion: String,
     /// The entry's `schedule` (cron, UTC); none means the default weekly rebuild.
@@ -82,6 +86,7 @@ impl ProjectSpec {
             test_script: project.test.script.as_ref().map(|s| s.as_str().to_string()),
             test_skip: project.test.skip.unwrap_or(false),
             test_timeout_s: project.test.timeout.map(|t| t.as_secs()),
+            start_grace_ms: project.test.start_grace.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             promotion: match project.promotion {
                 Promotion::Auto => "auto",
                 Promotion::Manual => "manual",

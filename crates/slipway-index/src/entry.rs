@@ -37,6 +37,7 @@ pub const INDEX_FIELDS: &[&str] = &[
     "test-script",
     "test-skip",
     "test-timeout",
+    "start-grace",
     "promotion",
     "registry",
     "build-network",
@@ -366,7 +367,23 @@ pub(crate) fn read_test_settings(r: &mut MappingReader<'_>, git_path: &RepoPath)
         },
         None => None,
     };
-    ok.then_some(TestSettings { script, skip, timeout })
+    let start_grace = match r.text("start-grace") {
+        Some((value, node)) => match checks::duration(value) {
+            Ok(duration) if duration <= std::time::Duration::from_secs(600) => Some(duration),
+            Ok(_) => {
+                r.error(Code::InvalidDuration, node, "`start-grace` must be at most 10m".to_string());
+                ok = false;
+                None
+            }
+            Err(why) => {
+                r.error(Code::InvalidDuration, node, format!("`start-grace`: {why}"));
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    ok.then_some(TestSettings { script, skip, timeout, start_grace })
 }
 
 /// A whole number in `range`, or an error naming the field and the range.

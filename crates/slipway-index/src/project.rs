@@ -80,6 +80,8 @@ pub struct TestSettings {
     pub script: Option<RepoPath>,
     pub skip: Option<bool>,
     pub timeout: Option<Duration>,
+    /// How long the image's default command must run for the `starts` test (`start-grace`).
+    pub start_grace: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

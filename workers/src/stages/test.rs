@@ -19,7 +19,11 @@ impl BuildRun<'_> {
         let image = format!("{}@{}", self.repository(), self.digest()?);
         log.line(format!("[slipway] testing {image}"));
         let settings = &self.worker.settings;
+        let defaults = PredefinedOptions::default();
+        let start_grace = self.spec.start_grace_ms.map(Duration::from_millis);
         let options = PredefinedOptions {
+            grace: start_grace.unwrap_or(defaults.grace),
+            grace_with_checks: start_grace.unwrap_or(defaults.grace_with_checks),
             limits: settings.limits,
             busybox_image: settings.busybox_image.clone(),
             ..PredefinedOptions::default()

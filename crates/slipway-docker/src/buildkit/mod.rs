@@ -49,6 +49,8 @@ struct Outcome {
     progress: Progress,
     image_id: Option<String>,
     error: Option<String>,
+    /// The connection to the daemon broke: Slipway's trouble (retried), not the project's.
+    broken: Option<String>,
 }
 
 impl Docker {
@@ -129,6 +131,9 @@ impl Docker {
             );
             return Err(BuildError::OutputClipped { step });
         }
+        if let Some(reason) = outcome.broken {
+            return Err(unreachable("build an image", std::io::Error::other(reason)));
+        }
         if let Some(message) = outcome.error {
             return Err(self.failure(Failure { message, step: outcome.progress.step_name(), spec }));
         }
@@ -180,7 +185,7 @@ async fn follow(mut body: hyper::body::Incoming, outcome: &mut Outcome, cap: &mu
         let frame = match frame {
             Ok(frame) => frame,
             Err(err) => {
-                outcome.error.get_or_insert(format!("the daemon's answer broke off: {err}"));
+                outcome.broken = Some(format!("the daemon's answer broke off: {err}"));
                 return;
             }
         };
