@@ -2,7 +2,8 @@
 //! link to the host's `/etc` or the Dockerfile for a FIFO, and an `ADD <url>` under a build without network,
 //! each fail only their own build, quickly, saying what is wrong and what to do, while a normal project beside
 //! them is delivered; no host file reaches a log or the registry, and the URL is never asked for (an entry with
-//! `build-network: default` may ADD it). Credentials
+//! `build-network: default` may ADD it); a step that floods its log and a fork bomb stop only their own builds.
+//! Credentials
 //! are scoped: a project cannot build on another project's private image on a registry Slipway logs in to,
 //! unless it declares it as a parent or `pull_for` allows it.
 
@@ -68,6 +69,14 @@ fn prebuild_swaps_and_add_urls_fail_only_their_own_builds() {
     let add = format!("FROM slipway/busybox:latest\nADD http://127.0.0.1:{allowed_port}/file /file\n");
     s.repo("addallowed", &[("Dockerfile", &add)]);
     s.project(Entry { extra: "    build-network: default\n", ..Entry::new("addallowed") });
+    // A step that floods the log, and a fork bomb: each stops its own build; the bomb stays inside its step's
+    // process limit (the build timeout ends it) and the host keeps working.
+    s.repo("flood", &[("Dockerfile", "FROM slipway/busybox:latest\nRUN yes\n")]);
+    s.project(Entry::new("flood"));
+    s.repo("forkbomb", &[("Dockerfile", "FROM slipway/busybox:latest\nRUN b() { b | b & }; b; sleep 600\n")]);
+    s.project(Entry::new("forkbomb"));
+    let config = "[pipeline]\nbuild_timeout_s = 20\nbuild_pids = 64\n";
+    std::fs::write(s.data_dir().join("slipway.toml"), config).expect("the configuration is written");
 
     let started = Instant::now();
     let run = s.run();
@@ -82,6 +91,8 @@ fn prebuild_swaps_and_add_urls_fail_only_their_own_builds() {
         ("etclink", "prebuild", &["build-context `/ctx` is a symlink to /etc, outside the checkout"][..]),
         ("fifo", "prebuild", &["target-file `/Dockerfile` is a FIFO, not a regular file"]),
         ("addurl", "build", &["/Dockerfile:2: ADD http://127.0.0.1:", "`build-network: default`"]),
+        ("flood", "build", &["[2/2] RUN yes printed more than BuildKit keeps of one step"]),
+        ("forkbomb", "build", &["the build was stopped after", "(the build timeout) during [2/2] RUN b()"]),
     ] {
         let status = s.expect(job, "failed");
         assert_eq!(status["failed_stage"], stage, "{job}: {status:#}");
@@ -94,6 +105,12 @@ fn prebuild_swaps_and_add_urls_fail_only_their_own_builds() {
         assert!(!logs.contains("root:x:0:0") && !logs.contains("stolen"), "{job}: no host file in the log: {logs}");
     }
     assert!(!asked.load(Ordering::SeqCst), "the ADD URL was never asked for");
+    assert!(
+        s.logs("forkbomb").contains("[slipway] each build step is limited to 64 processes"),
+        "{}",
+        s.logs("forkbomb")
+    );
+    assert!(std::process::Command::new("true").status().is_ok_and(|st| st.success()), "the host can still fork");
     let tags = s.slipway(&["image", "tags", &s.repository("etclink")]);
     assert!(!String::from_utf8_lossy(&tags.stdout).contains("test"), "no image of etclink in the registry");
 }
