@@ -61,11 +61,8 @@ impl BuildRun<'_> {
             .build(&spec, &mut log.callback())
             .await
             .map_err(|err| docker.engine().classify_build_error(err, spec.memory_bytes));
-        if settings.build_cache_bytes > 0
-            && spec.builder == Builder::BuildKit
-            && let Err(err) = docker.prune_build_cache(settings.build_cache_bytes).await
-        {
-            log.line(format!("[slipway] could not prune the build cache: {err}"));
+        if settings.build_cache_bytes > 0 && spec.builder == Builder::BuildKit {
+            prune_build_cache_soon(docker, settings.build_cache_bytes);
         }
         match built {
             Ok(built) => {
@@ -297,4 +294,23 @@ impl BuildRun<'_> {
         self.worker.store.record_tag_event(&event).await?;
         Ok(())
     }
+}
+
+/// Prunes the daemon's build cache to `keep_bytes` in the background, at most once a minute per process: a
+/// prune takes a few hundred milliseconds that no build should wait for.
+fn prune_build_cache_soon(docker: &slipway_docker::Docker, keep_bytes: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < 60 || LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+    {
+        return;
+    }
+    let docker = docker.clone();
+    tokio::spawn(async move {
+        if let Err(err) = docker.prune_build_cache(keep_bytes).await {
+            tracing::warn!(error = %err, "could not prune the build cache");
+        }
+    });
 }
