@@ -28,12 +28,25 @@ impl BuildRun<'_> {
             busybox_image: settings.busybox_image.clone(),
             ..PredefinedOptions::default()
         };
-        let outcomes = self
-            .worker
-            .docker
-            .predefined_tests(&image, &options, &mut log.callback())
-            .await
-            .map_err(|e| StageFailure::errored(format!("Docker: {e}")))?;
+        // The predefined tests and the user's script are independent containers of the same image: they run
+        // side by side. The script's output streams live; the predefined tests' few lines follow as one block.
+        let predefined = async {
+            let mut lines = Vec::new();
+            let mut keep = |line: &str| lines.push(line.to_string());
+            let outcomes = self.worker.docker.predefined_tests(&image, &options, &mut keep).await;
+            for line in lines {
+                log.line(line);
+            }
+            outcomes.map_err(|e| StageFailure::errored(format!("Docker: {e}")))
+        };
+        let user = async {
+            match self.test_script.clone() {
+                Some(script) => self.user_test(&image, &script, log).await,
+                None => Ok(None),
+            }
+        };
+        let (outcomes, user) = tokio::join!(predefined, user);
+        let (outcomes, user) = (outcomes?, user?);
         let mut failed = Vec::new();
         for outcome in outcomes {
             log.line(format!(
@@ -48,11 +61,7 @@ impl BuildRun<'_> {
             let result = if outcome.passed { TestResult::Passed } else { TestResult::Failed };
             self.record_test(&outcome.name, result, outcome.duration, &outcome.output).await?;
         }
-        if let Some(script) = self.test_script.clone()
-            && let Some(failure) = self.user_test(&image, &script, log).await?
-        {
-            failed.push(failure);
-        }
+        failed.extend(user);
         let store = &self.worker.store;
         if let Some(image) = store.image_of_build(self.build.id).await? {
             let state = if failed.is_empty() { QaState::Passed } else { QaState::Failed };
