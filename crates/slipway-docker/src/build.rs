@@ -172,7 +172,11 @@ impl Docker {
     pub async fn build(&self, spec: &BuildSpec, log: &mut (dyn FnMut(&str) + Send)) -> Result<BuiltImage, BuildError> {
         match spec.builder {
             Builder::BuildKit => self.build_with_buildkit(spec, log).await,
-            Builder::Classic => self.build_classic(spec, log).await,
+            // Podman's compatible build words its failures its own way (see `engine.rs`).
+            Builder::Classic => self
+                .build_classic(spec, log)
+                .await
+                .map_err(|err| self.engine().classify_build_error(err, spec.memory_bytes)),
         }
     }
 

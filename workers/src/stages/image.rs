@@ -57,10 +57,7 @@ impl BuildRun<'_> {
         spec.timeout = settings.build_timeout;
         spec.memory_bytes = settings.build_memory_bytes;
         spec.step_limits = Some(settings.step_limits());
-        let built = docker
-            .build(&spec, &mut log.callback())
-            .await
-            .map_err(|err| docker.engine().classify_build_error(err, spec.memory_bytes));
+        let built = docker.build(&spec, &mut log.callback()).await;
         if settings.build_cache_bytes > 0 && spec.builder == Builder::BuildKit {
             prune_build_cache_soon(docker, settings.build_cache_bytes);
         }
